@@ -1,0 +1,18 @@
+"""metriclearn: fast, scikit-learn-compatible linear metric learning.
+
+Every learner finds a Mahalanobis matrix ``M = L^T L`` and is a transformer
+(``transform(X) = X @ L.T``) that fits ahead of k-nearest neighbours or
+k-means in a scikit-learn ``Pipeline``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._mmc import MMC, MMC_Supervised
+from .constraints import Constraints
+
+try:
+    __version__ = version("metriclearn")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["MMC", "MMC_Supervised", "Constraints", "__version__"]

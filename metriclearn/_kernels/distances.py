@@ -1,0 +1,66 @@
+"""Kernels shared by every Mahalanobis learner: paired distances and the
+weighted sum of outer products of pair differences."""
+
+import numpy as np
+from numba import njit, prange
+
+# Rows of ``diff`` handled per GEMM call in ``weighted_outer_sum``: large
+# enough for BLAS to run at full speed, small enough to stay in cache.
+_BLOCK = 256
+
+
+def _paired_sq_mahalanobis(diff, M):
+    """``out[i] = diff[i] @ M @ diff[i]`` for a symmetric ``M``, without
+    forming ``diff @ M``."""
+    n, d = diff.shape
+    out = np.empty(n)
+    for i in prange(n):
+        s = 0.0
+        for j in range(d):
+            dj = diff[i, j]
+            t = 0.5 * M[j, j] * dj
+            for k in range(j + 1, d):
+                t += M[j, k] * diff[i, k]
+            s += dj * t
+        out[i] = 2.0 * s
+    return out
+
+
+paired_sq_mahalanobis = njit(cache=True)(_paired_sq_mahalanobis)
+_paired_sq_mahalanobis_parallel = njit(cache=True, parallel=True)(
+    _paired_sq_mahalanobis
+)
+
+
+def get_paired_sq_mahalanobis(n_jobs=1):
+    """The serial kernel, or its ``prange`` twin when ``n_jobs != 1``."""
+    if n_jobs is None or n_jobs == 1:
+        return paired_sq_mahalanobis
+    return _paired_sq_mahalanobis_parallel
+
+
+@njit(cache=True)
+def weighted_outer_sum(diff, w):
+    """``sum_i w[i] * outer(diff[i], diff[i])`` as ``diff.T @ diag(w) @ diff``.
+
+    Runs block by block through BLAS, so the memory it needs beyond the result
+    is one ``(block, d)`` buffer, never an ``(n, d, d)`` tensor.
+    """
+    n, d = diff.shape
+    out = np.zeros((d, d))
+    buf = np.empty((_BLOCK, d))
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        m = stop - start
+        for i in range(m):
+            wi = w[start + i]
+            for j in range(d):
+                buf[i, j] = wi * diff[start + i, j]
+        out += np.dot(buf[:m].T, np.ascontiguousarray(diff[start:stop]))
+    # exact symmetry, whatever the summation order of the GEMM
+    for j in range(d):
+        for k in range(j + 1, d):
+            s = 0.5 * (out[j, k] + out[k, j])
+            out[j, k] = s
+            out[k, j] = s
+    return out

@@ -1,0 +1,554 @@
+"""Mahalanobis Metric for Clustering (Xing et al. 2002): MMC and MMC_Supervised."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._kernels.distances import paired_sq_mahalanobis, weighted_outer_sum
+from ._kernels.mmc import (
+    diagonal_objective,
+    diagonal_value,
+    project_c1_c2,
+)
+from .base import (
+    MahalanobisMixin,
+    PairsClassifierMixin,
+    _validate_calibration,
+    check_pairs,
+    check_points,
+    check_preprocessor,
+    components_from_metric,
+    initial_metric,
+    restore_on_error,
+)
+from .constraints import Constraints
+
+__all__ = ["MMC", "MMC_Supervised", "mmc_objective", "mmc_diagonal_objective"]
+
+
+# --------------------------------------------------------------------------
+# objectives (also used by tests and benchmarks to compare solutions)
+# --------------------------------------------------------------------------
+
+
+def _split_differences(pairs, y):
+    diff = pairs[:, 0, :] - pairs[:, 1, :]
+    return diff[y == 1], diff[y == -1]
+
+
+def mmc_objective(M, pairs, y):
+    """Xing's full objective, made scale-free: ``g(M) / sqrt(f(M))``.
+
+    With ``g(M) = sum_D ||d||_M`` and ``f(M) = sum_S ||d||_M^2``, this is the
+    value ``g`` takes at ``M`` rescaled onto the constraint ``f(M) = 1``, so
+    it compares matrices of any scale (higher is better).
+    """
+    pairs, y = check_pairs(pairs, y)
+    sim, dis = _split_differences(pairs, y)
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    f = paired_sq_mahalanobis(sim, M).sum()
+    g = np.sqrt(np.maximum(paired_sq_mahalanobis(dis, M), 0.0)).sum()
+    return g / np.sqrt(f)
+
+
+def mmc_diagonal_objective(a, pairs, y, diagonal_c=1.0):
+    """Xing's diagonal objective ``h(a) = sum_S ||d||_a^2 - c log sum_D ||d||_a``
+    (lower is better); ``a`` is the diagonal of ``M``."""
+    pairs, y = check_pairs(pairs, y)
+    sim, dis = _split_differences(pairs, y)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return diagonal_value(a, (sim * sim).sum(axis=0), dis * dis, float(diagonal_c))
+
+
+# --------------------------------------------------------------------------
+# solvers
+# --------------------------------------------------------------------------
+
+
+def _check_bounded(sim, dis, diagonal):
+    """Raise if dissimilar pairs vary along a direction in which no similar
+    pair does: along it the distances grow without bound at no cost."""
+    if diagonal:
+        s = (sim * sim).sum(axis=0)
+        scale = s.max() if s.size else 0.0
+        q = (dis * dis).max(axis=0)
+        bad = np.flatnonzero((s <= 1e-12 * scale) & (q > 1e-12 * max(q.max(), 1e-300)))
+        if bad.size:
+            raise ValueError(
+                "MMC's objective is unbounded: the similar pairs do not vary along "
+                f"features {bad[:10].tolist()} while dissimilar pairs do; add "
+                "similar pairs that vary along them, or drop those features"
+            )
+        return
+    Sigma = weighted_outer_sum(sim, np.ones(sim.shape[0]))
+    w, V = np.linalg.eigh(Sigma)
+    null = V[:, w <= 1e-10 * max(w.max(), 1e-300)]
+    if null.shape[1] == 0:
+        return
+    leak = np.linalg.norm(dis @ null, axis=1)
+    if np.any(leak > 1e-6 * np.linalg.norm(dis, axis=1).max()):
+        raise ValueError(
+            "MMC's objective is unbounded: the similar pairs span only "
+            f"{int((w > 1e-10 * w.max()).sum())} of {w.shape[0]} dimensions and "
+            "dissimilar pairs vary outside that span; add similar pairs, or "
+            "reduce the dimension first (for instance with PCA)"
+        )
+
+
+def _full_value_grad(M, dis):
+    d2 = np.maximum(paired_sq_mahalanobis(dis, M), 0.0)
+    dist = np.sqrt(d2)
+    g = dist.sum()
+    floor = 1e-12 * max(dist.max(), 1e-300)
+    G = weighted_outer_sum(dis, 0.5 / np.maximum(dist, floor))
+    return g, G
+
+
+def _solve_full(sim, dis, M0, max_iter, max_proj, tol, verbose):
+    """max sum_D ||d||_M  s.t.  sum_S ||d||_M^2 <= 1, M PSD.
+
+    Projected gradient ascent (spectral step, Armijo line search along the
+    projected direction) with the exact projection onto the feasible set.
+    """
+    Sigma = weighted_outer_sum(sim, np.ones(sim.shape[0]))
+    f0 = float(np.sum(M0 * Sigma))
+    M = M0 / f0 if f0 > 0 else project_c1_c2(M0, Sigma, 1.0, max_proj, 1e-12)[0]
+    g, G = _full_value_grad(M, dis)
+    history = [g]
+    alpha = np.linalg.norm(M) / max(np.linalg.norm(G), 1e-300)
+    alpha_lo, alpha_hi = alpha * 1e-10, alpha * 1e10
+    n_proj_total, converged, it = 0, False, 0
+    for it in range(1, max_iter + 1):
+        Mt, _, n_proj, _ = project_c1_c2(M + alpha * G, Sigma, 1.0, max_proj, 1e-12)
+        n_proj_total += n_proj
+        D = Mt - M
+        slope = float(np.sum(G * D))
+        t = 1.0
+        while True:
+            Mn = M + t * D
+            gn, Gn = _full_value_grad(Mn, dis)
+            if gn >= g + 1e-4 * t * slope or t < 1e-10:
+                break
+            t *= 0.5
+        s = Mn - M
+        sy = -float(np.sum(s * (Gn - G)))
+        ss = float(np.sum(s * s))
+        alpha = min(max(ss / sy, alpha_lo), alpha_hi) if sy > 0 else alpha_hi
+        rel_obj = abs(gn - g) / max(abs(g), 1e-300)
+        rel_M = np.sqrt(ss) / max(np.linalg.norm(M), 1e-300)
+        if gn >= g:
+            M, g, G = Mn, gn, Gn
+        history.append(g)
+        if verbose:
+            print(
+                f"[MMC] iter {it:4d}  objective {g:.10g}  rel. change of M "
+                f"{rel_M:.3e}  step {t * alpha:.3e}  projections {n_proj}"
+            )
+        if rel_obj < tol and rel_M < tol:
+            converged = True
+            break
+    return 0.5 * (M + M.T), history, it, converged
+
+
+def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
+    """min_{a >= 0} sum_S ||d||_a^2 - c log sum_D ||d||_a.
+
+    Projected Newton method for bound constraints (Bertsekas 1982): variables
+    at (or within epsilon of) the bound with a positive gradient form the
+    active set and take a scaled gradient step; the others take a Newton step
+    on the reduced Hessian; an Armijo search on the projected arc keeps
+    ``a >= 0`` and decreases ``h`` itself.
+    """
+    s_sum = (sim * sim).sum(axis=0)
+    Q = np.ascontiguousarray(dis * dis)
+    a = np.maximum(np.asarray(a0, dtype=np.float64).copy(), 0.0)
+    h, grad, H = diagonal_objective(a, s_sum, Q, c)
+    if not np.isfinite(h):
+        a = np.ones_like(a)
+        h, grad, H = diagonal_objective(a, s_sum, Q, c)
+    history = [h]
+    converged, it = False, 0
+    d = a.shape[0]
+    for it in range(1, max_iter + 1):
+        hdiag = np.maximum(np.diag(H), 1e-300)
+        scaled = grad / hdiag
+        eps = min(1e-3 * max(a.max(), 1e-300), np.linalg.norm(a - np.maximum(a - scaled, 0.0)))
+        active = (a <= eps) & (grad > 0)
+        free = ~active
+        p = np.where(active, scaled, 0.0)
+        if free.any():
+            Hf = H[np.ix_(free, free)]
+            ridge = 1e-12 * max(np.trace(Hf) / free.sum(), 1e-300)
+            Hf = Hf + ridge * np.eye(Hf.shape[0])
+            p[free] = cho_solve(cho_factor(Hf, check_finite=False), grad[free])
+        decrement = float(grad[free] @ p[free]) if free.any() else 0.0
+        # KKT: no further decrease predicted and the bound gradients point out
+        kkt_ok = decrement <= tol * max(1.0, abs(h)) and np.all(
+            np.abs(grad[free & (a > 0)] * a[free & (a > 0)]) <= 1e3 * tol * max(1.0, abs(h))
+        )
+        if kkt_ok and it > 1:
+            converged = True
+            history.append(h)
+            it -= 1
+            break
+        beta = 1.0
+        while True:
+            a_new = np.maximum(a - beta * p, 0.0)
+            pred = beta * decrement + float(grad[active] @ (a[active] - a_new[active]))
+            h_new = diagonal_value(a_new, s_sum, Q, c)
+            if h - h_new >= 1e-4 * pred or beta < 1e-12:
+                break
+            beta *= 0.5
+        if h_new > h:  # no decrease possible at machine precision
+            converged = decrement <= tol * max(1.0, abs(h)) * 1e3
+            history.append(h)
+            break
+        rel = (h - h_new) / max(1.0, abs(h))
+        a = a_new
+        h, grad, H = diagonal_objective(a, s_sum, Q, c)
+        history.append(h)
+        if verbose:
+            print(
+                f"[MMC diagonal] iter {it:4d}  objective {h:.10g}  "
+                f"Newton decrement {decrement:.3e}  step {beta:.3g}  "
+                f"active {int(active.sum())}/{d}"
+            )
+        if rel < tol and decrement < tol * max(1.0, abs(h)):
+            converged = True
+            break
+    return a, history, it, converged
+
+
+# --------------------------------------------------------------------------
+# estimators
+# --------------------------------------------------------------------------
+
+
+class _BaseMMC(MahalanobisMixin, BaseEstimator):
+    _parameter_constraints = {
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_proj": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"identity", "covariance", "random"}), np.ndarray],
+        "diagonal": ["boolean"],
+        "diagonal_c": [Interval(Real, 0, None, closed="neither")],
+        "verbose": ["verbose"],
+        "preprocessor": [None, callable, "array-like"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-3, init="identity",
+                 diagonal=False, diagonal_c=1.0, verbose=False, preprocessor=None,
+                 random_state=None):
+        self.max_iter = max_iter
+        self.max_proj = max_proj
+        self.tol = tol
+        self.init = init
+        self.diagonal = diagonal
+        self.diagonal_c = diagonal_c
+        self.verbose = verbose
+        self.preprocessor = preprocessor
+        self.random_state = random_state
+
+    def _fit_pairs(self, pairs, y, rng):
+        """Learn M from validated pairs (float64, (n, 2, d)) and labels."""
+        sim, dis = _split_differences(pairs, y)
+        dis = dis[np.any(dis != 0.0, axis=1)]  # identical points: no information
+        if dis.shape[0] == 0:
+            raise ValueError(
+                "MMC needs at least one dissimilar pair (y == -1) of distinct points"
+            )
+        if not np.any(sim != 0.0):
+            raise ValueError(
+                "MMC needs at least one similar pair (y == +1) of distinct points"
+            )
+        d = pairs.shape[2]
+        M0 = initial_metric(self.init, pairs, d, rng)
+        _check_bounded(sim, dis, self.diagonal)
+        if self.diagonal:
+            a, history, n_iter, converged = _solve_diagonal(
+                sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter,
+                self.tol, self.verbose,
+            )
+            components = np.diag(np.sqrt(a))
+        else:
+            M, history, n_iter, converged = _solve_full(
+                sim, dis, np.ascontiguousarray(M0), self.max_iter, self.max_proj,
+                self.tol, self.verbose,
+            )
+            components = components_from_metric(M)
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+                f"iterations (tol={self.tol}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.components_ = components
+        self.n_iter_ = n_iter
+        self.objective_history_ = np.asarray(history)
+        self.converged_ = converged
+        return self
+
+
+class MMC(PairsClassifierMixin, _BaseMMC):
+    r"""Mahalanobis Metric for Clustering (MMC), learned from pairs.
+
+    Full matrix (Xing et al. 2002, problem (4)):
+
+    .. math::
+
+        \max_{M \succeq 0} \sum_{(x, x') \in D} \|x - x'\|_M
+        \quad \text{s.t.} \quad \sum_{(x, x') \in S} \|x - x'\|_M^2 \le 1
+
+    Diagonal matrix ``M = diag(a)`` (``diagonal=True``, their problem (6)):
+
+    .. math::
+
+        \min_{a \ge 0} \sum_{(x, x') \in S} \|x - x'\|_a^2
+        - c \log \sum_{(x, x') \in D} \|x - x'\|_a
+
+    where
+
+    - :math:`S` are the similar pairs (``y == +1``), :math:`D` the dissimilar
+      ones (``y == -1``);
+    - :math:`\|d\|_M = \sqrt{d^T M d}`;
+    - :math:`c` is ``diagonal_c``.
+
+    Both problems are convex. The full problem is solved by projected gradient
+    ascent: steps along the gradient of the objective, each followed by the
+    exact Euclidean projection onto ``{M PSD, sum_S ||d||_M^2 <= 1}`` (Xing et
+    al. alternate projections onto the two sets, which reaches a feasible point
+    but not the projection; here the projection is the PSD part of
+    ``M - lambda Sigma_S`` for the ``lambda >= 0`` found by a one-dimensional
+    search). The diagonal problem is solved by a projected Newton method for
+    the bound ``a >= 0``. Pairs of identical points carry no information and
+    are ignored.
+
+    Parameters
+    ----------
+    max_iter : int, default=100
+        Maximum number of iterations (gradient steps, or Newton steps when
+        ``diagonal=True``).
+    max_proj : int, default=10000
+        Maximum number of PSD projections (eigen-decompositions) per projection
+        onto the feasible set.
+    tol : float, default=1e-3
+        Convergence tolerance: the full solver stops when an iteration changes
+        both the objective and ``M`` by less than ``tol`` (relative); the
+        diagonal solver when the Newton decrement and the decrease of the
+        objective fall below ``tol`` (relative to ``max(1, |h|)``).
+    init : {'identity', 'covariance', 'random'} or ndarray, default='identity'
+        Starting matrix: the identity, the (pseudo-)inverse covariance of the
+        points in ``pairs``, a random SPD matrix, or a symmetric PSD array of
+        shape ``(n_features, n_features)``. With ``diagonal=True`` its diagonal
+        is the start. The optimum does not depend on it (the problems are
+        convex), only the path does.
+    diagonal : bool, default=False
+        Learn a diagonal matrix (a weighting of the features).
+    diagonal_c : float, default=1.0
+        Weight ``c`` of the dissimilarity term of the diagonal objective.
+    verbose : bool or int, default=False
+        Print the objective, the step and the projections at each iteration.
+    preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
+        Lets ``pairs`` be given as ``(n_pairs, 2)`` integer indices: rows of
+        this array, or the points a callable returns for an array of indices.
+    random_state : int, RandomState instance or None, default=None
+        Seed of ``init='random'``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_features, n_features)
+        The linear map ``L`` with ``M = L^T L`` (rows by decreasing weight).
+    n_iter_ : int
+        Number of iterations run.
+    objective_history_ : ndarray
+        Objective after each iteration: ``sum_D ||d||_M`` (with
+        ``sum_S ||d||_M^2 = 1``) for the full matrix, ``h(a)`` for the diagonal.
+    converged_ : bool
+        Whether the tolerance was reached before ``max_iter``.
+    threshold_ : float
+        Pairs at a learned distance at most this are predicted similar.
+    n_features_in_ : int
+        Number of features of each point.
+    preprocessor_ : None, ndarray or callable
+        The validated preprocessor.
+
+    See Also
+    --------
+    MMC_Supervised : the same learner, from class labels.
+
+    References
+    ----------
+    .. [1] E. P. Xing, A. Y. Ng, M. I. Jordan, S. Russell. "Distance metric
+           learning, with application to clustering with side-information".
+           NIPS 2002.
+    .. [2] D. P. Bertsekas. "Projected Newton methods for optimization problems
+           with simple constraints". SIAM J. Control Optim. 20(2), 1982.
+    .. [3] E. G. Birgin, J. M. Martinez, M. Raydan. "Nonmonotone spectral
+           projected gradient methods on convex sets". SIAM J. Optim. 10(4), 2000.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metriclearn import MMC
+    >>> pairs = np.array([[[1.2, 7.5], [1.3, 1.5]], [[6.4, 2.6], [6.2, 9.7]],
+    ...                   [[1.3, 4.5], [3.2, 4.6]], [[6.2, 5.5], [5.4, 5.4]]])
+    >>> y = np.array([1, 1, -1, -1])
+    >>> mmc = MMC().fit(pairs, y)
+    >>> mmc.predict(pairs).tolist()
+    [1, 1, -1, -1]
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, pairs, y, calibration_params=None):
+        """Learn the metric from labelled pairs, then calibrate ``threshold_``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs of points, or integer indices into ``preprocessor``.
+        y : array-like of shape (n_pairs,)
+            +1 for similar pairs, -1 for dissimilar ones.
+        calibration_params : dict, optional
+            Keyword arguments of :meth:`calibrate_threshold` (default: strategy
+            'accuracy').
+
+        Returns
+        -------
+        self
+        """
+        calibration_params = dict(calibration_params or {})
+        _validate_calibration(
+            calibration_params.get("strategy", "accuracy"),
+            calibration_params.get("min_rate"),
+            calibration_params.get("beta", 1.0),
+        )
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            pairs, y = check_pairs(pairs, y, preprocessor=self.preprocessor_,
+                                   ensure_both_labels=True)
+            self.n_features_in_ = pairs.shape[2]
+            self._fit_pairs(pairs, y, check_random_state(self.random_state))
+            self.calibrate_threshold(pairs, y, **calibration_params)
+        return self
+
+
+class MMC_Supervised(_BaseMMC):
+    """Mahalanobis Metric for Clustering (MMC), learned from class labels.
+
+    Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
+    pairs (different classes) from the labels with
+    :class:`~metriclearn.Constraints`, then solves :class:`MMC`'s problem.
+    Every distinct label is a class (also negative ones).
+
+    Parameters
+    ----------
+    max_iter : int, default=100
+        Maximum number of iterations.
+    max_proj : int, default=10000
+        Maximum number of PSD projections per projection onto the feasible set.
+    tol : float, default=1e-6
+        Convergence tolerance (see :class:`MMC`).
+    n_constraints : int, default=None
+        Number of similar and of dissimilar pairs to draw; ``None`` means
+        ``20 * n_classes**2``.
+    init : {'identity', 'covariance', 'random'} or ndarray, default='identity'
+        Starting matrix (see :class:`MMC`).
+    diagonal : bool, default=False
+        Learn a diagonal matrix.
+    diagonal_c : float, default=1.0
+        Weight of the dissimilarity term of the diagonal objective.
+    verbose : bool or int, default=False
+        Print progress at each iteration.
+    preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
+        Lets ``X`` be given as a 1-D array of indices.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the pairs drawn and of ``init='random'``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_features, n_features)
+        The linear map ``L`` with ``M = L^T L``.
+    n_iter_ : int
+        Number of iterations run.
+    objective_history_ : ndarray
+        Objective after each iteration (see :class:`MMC`).
+    converged_ : bool
+        Whether the tolerance was reached before ``max_iter``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from metriclearn import MMC_Supervised
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(MMC_Supervised(random_state=0), KNeighborsClassifier(3))
+    >>> model.fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseMMC._parameter_constraints,
+        "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-6, n_constraints=None,
+                 init="identity", diagonal=False, diagonal_c=1.0, verbose=False,
+                 preprocessor=None, random_state=None):
+        super().__init__(
+            max_iter=max_iter, max_proj=max_proj, tol=tol, init=init,
+            diagonal=diagonal, diagonal_c=diagonal_c, verbose=verbose,
+            preprocessor=preprocessor, random_state=random_state,
+        )
+        self.n_constraints = n_constraints
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the metric from points and their class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points (or a 1-D array of indices into ``preprocessor``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
+            classes = np.unique(y)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "MMC_Supervised needs at least 2 classes in y; got "
+                    f"{classes.shape[0]} class ({classes.tolist()})"
+                )
+            n_constraints = self.n_constraints
+            if n_constraints is None:
+                n_constraints = 20 * classes.shape[0] ** 2
+            rng = check_random_state(self.random_state)
+            pairs, labels = Constraints(y, unlabeled=None).pairs(
+                n_constraints, random_state=rng
+            )
+            self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, rng)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

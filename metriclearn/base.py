@@ -1,0 +1,549 @@
+"""The metric API shared by every learner, and the input checks it needs.
+
+:class:`MahalanobisMixin` derives the whole metric API from ``components_``
+(the linear map ``L``, with ``M = L^T L``); :class:`PairsClassifierMixin`
+turns a pairs learner into a classifier of pairs (similar ``+1`` /
+dissimilar ``-1``) with a calibrated distance threshold.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+from scipy.linalg import eigh
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.datasets import make_spd_matrix
+from sklearn.metrics import roc_auc_score
+from sklearn.utils import check_array, check_random_state
+
+from ._compat import check_is_fitted, validate_data
+
+__all__ = [
+    "MahalanobisMixin",
+    "PairsClassifierMixin",
+    "check_pairs",
+    "check_preprocessor",
+    "components_from_metric",
+]
+
+
+# --------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------
+
+
+def check_preprocessor(preprocessor):
+    """Validate ``preprocessor``: None, a callable, or an array of points.
+
+    An array ``X`` of shape ``(n_samples, n_features)`` is returned as a
+    finite float64 array; indices given to a learner then select rows of it.
+    """
+    if preprocessor is None or callable(preprocessor):
+        return preprocessor
+    try:
+        X = check_array(
+            preprocessor, dtype=np.float64, ensure_all_finite=True,
+            input_name="preprocessor",
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "preprocessor must be None, a callable, or an array of shape "
+            f"(n_samples, n_features); got {type(preprocessor).__name__}: {exc}"
+        ) from exc
+    return X
+
+
+def _gather(preprocessor, indices, name):
+    """Points for ``indices`` (any shape) from an array or callable
+    preprocessor: shape ``indices.shape + (n_features,)``."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        if indices.dtype.kind == "f" and np.all(np.isfinite(indices)) and np.all(
+            indices == np.round(indices)
+        ):
+            indices = indices.astype(np.intp)
+        else:
+            raise ValueError(
+                f"{name} must hold integer indices into the preprocessor when "
+                f"it has shape (n, {indices.shape[-1] if indices.ndim else 0}); "
+                f"got dtype {indices.dtype}"
+            )
+    if callable(preprocessor):
+        flat = indices.ravel()
+        points = np.asarray(preprocessor(flat), dtype=np.float64)
+        if points.ndim != 2 or points.shape[0] != flat.shape[0]:
+            raise ValueError(
+                f"the preprocessor callable must return an array of shape "
+                f"({flat.shape[0]}, n_features) for {flat.shape[0]} indices; "
+                f"got shape {points.shape}"
+            )
+        if not np.all(np.isfinite(points)):
+            raise ValueError("the preprocessor callable returned NaN or inf values")
+        return points.reshape(indices.shape + (points.shape[1],))
+    n = preprocessor.shape[0]
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        bad = indices[(indices < 0) | (indices >= n)].ravel()[:5]
+        raise ValueError(
+            f"{name} holds indices out of range for a preprocessor of "
+            f"{n} samples: {bad.tolist()}"
+        )
+    return preprocessor[indices]
+
+
+def check_pairs(pairs, y=None, *, preprocessor=None, n_features=None,
+                tuple_size=2, name="pairs", ensure_both_labels=False):
+    """Validate tuples of points (pairs by default) and their labels.
+
+    Parameters
+    ----------
+    pairs : array-like of shape (n, tuple_size, n_features) or (n, tuple_size)
+        Tuples of points, or integer indices into ``preprocessor``.
+    y : array-like of shape (n,), optional
+        Pair labels, +1 (similar) or -1 (dissimilar).
+    preprocessor : None, ndarray or callable
+        As returned by :func:`check_preprocessor`.
+    n_features : int, optional
+        Expected number of features (from a fitted estimator).
+    ensure_both_labels : bool
+        Require at least one similar and one dissimilar pair.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n, tuple_size, n_features), float64, C order
+    y : ndarray of shape (n,), int (only if ``y`` was given)
+    """
+    if hasattr(pairs, "shape") and not isinstance(pairs, np.ndarray):
+        # sparse matrices and other array-likes
+        if hasattr(pairs, "toarray"):
+            raise TypeError(
+                f"{name} must be a dense array; sparse input is not supported "
+                "for tuples"
+            )
+    arr = np.asarray(pairs)
+    if arr.dtype == object:
+        raise ValueError(f"{name} must be a numeric array; got dtype object")
+    if arr.ndim == 2 and arr.shape[1] == tuple_size:
+        if preprocessor is None:
+            raise ValueError(
+                f"{name} of shape {arr.shape} looks like indices, but no "
+                "preprocessor was given: pass preprocessor=X to the estimator, "
+                f"or give {name} of shape (n, {tuple_size}, n_features)"
+            )
+        arr = _gather(preprocessor, arr, name)
+    elif arr.ndim != 3 or arr.shape[1] != tuple_size:
+        raise ValueError(
+            f"{name} must have shape (n, {tuple_size}, n_features), or "
+            f"(n, {tuple_size}) with a preprocessor; got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one tuple is required")
+    if arr.shape[2] == 0:
+        raise ValueError(f"{name} has 0 features: at least one is required")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if n_features is not None and arr.shape[2] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[2]} features, but the estimator was fitted "
+            f"with {n_features} features"
+        )
+    if y is None:
+        return arr
+    y_arr = np.asarray(y)
+    if y_arr.ndim != 1 or y_arr.shape[0] != arr.shape[0]:
+        raise ValueError(
+            f"y must have shape ({arr.shape[0]},), one label per tuple in "
+            f"{name}; got shape {y_arr.shape}"
+        )
+    if tuple_size == 2:
+        values = np.unique(y_arr)
+        if y_arr.dtype.kind not in "biuf" or not np.all(np.isin(values, [-1, 1])):
+            raise ValueError(
+                "y must hold pair labels +1 (similar) and -1 (dissimilar); "
+                f"got values {values[:10].tolist()}"
+            )
+        y_arr = y_arr.astype(np.intp)
+        if ensure_both_labels and values.shape[0] < 2:
+            raise ValueError(
+                "y must contain both similar (+1) and dissimilar (-1) pairs; "
+                f"got only {values.tolist()}"
+            )
+    return arr, y_arr
+
+
+def check_points(estimator, X, *, reset, y=None, **kwargs):
+    """Validate points, gathering them first when ``X`` holds indices into an
+    estimator's preprocessor (a 1-D integer array)."""
+    preprocessor = getattr(estimator, "preprocessor_", None)
+    if preprocessor is None and reset:
+        preprocessor = check_preprocessor(getattr(estimator, "preprocessor", None))
+    if preprocessor is not None:
+        arr = np.asarray(X)
+        if arr.ndim == 1:
+            X = _gather(preprocessor, arr, "X")
+    if y is None:
+        return validate_data(estimator, X, reset=reset, dtype=np.float64, **kwargs)
+    return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
+
+
+@contextmanager
+def restore_on_error(estimator):
+    """Run a ``fit`` body so that an exception leaves ``estimator`` exactly as
+    it was before (an already fitted estimator stays fitted)."""
+    state = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(state)
+        raise
+
+
+# --------------------------------------------------------------------------
+# matrices
+# --------------------------------------------------------------------------
+
+
+def components_from_metric(M, tol=None):
+    """A linear map ``L`` (rows ordered by decreasing importance) with
+    ``L.T @ L == M`` for a symmetric PSD ``M``.
+
+    Eigenvalues below ``tol`` (default: ``d * eps * max|w|``) are treated as
+    zero; a clearly negative eigenvalue raises a ``ValueError``.
+    """
+    M = np.asarray(M, dtype=np.float64)
+    w, V = eigh(0.5 * (M + M.T), check_finite=False)
+    scale = np.max(np.abs(w)) if w.size else 0.0
+    if tol is None:
+        tol = M.shape[0] * np.finfo(np.float64).eps * scale
+    if w.size and w[0] < -max(tol, 1e-10 * scale):
+        raise ValueError(
+            f"the matrix is not positive semi-definite: smallest eigenvalue {w[0]:g}"
+        )
+    w = np.where(w > tol, w, 0.0)
+    order = np.argsort(w)[::-1]
+    return np.sqrt(w[order])[:, None] * V[:, order].T
+
+
+def initial_metric(init, points, n_features, random_state, name="init"):
+    """The initial (or prior) Mahalanobis matrix named by ``init``.
+
+    ``'identity'``; ``'covariance'``: the (pseudo-)inverse of the covariance of
+    ``points``; ``'random'``: a random SPD matrix; or a symmetric PSD array of
+    shape ``(n_features, n_features)``.
+    """
+    if isinstance(init, str):
+        if init == "identity":
+            return np.eye(n_features)
+        if init == "covariance":
+            pts = points.reshape(-1, n_features)
+            cov = np.atleast_2d(np.cov(pts, rowvar=False))
+            w, V = eigh(cov, check_finite=False)
+            tol = n_features * np.finfo(np.float64).eps * max(w.max(), 0.0)
+            inv = np.where(w > tol, 1.0 / np.where(w > tol, w, 1.0), 0.0)
+            if np.all(inv == 0.0):
+                raise ValueError(
+                    f"{name}='covariance' needs points with non-zero variance"
+                )
+            return (V * inv) @ V.T
+        if init == "random":
+            return make_spd_matrix(n_features, random_state=random_state)
+        raise ValueError(
+            f"{name} must be 'identity', 'covariance', 'random' or an array of "
+            f"shape ({n_features}, {n_features}); got {init!r}"
+        )
+    A = check_array(init, dtype=np.float64, input_name=name)
+    if A.shape != (n_features, n_features):
+        raise ValueError(
+            f"{name} must have shape ({n_features}, {n_features}) to match the "
+            f"{n_features} features of the input; got shape {A.shape}"
+        )
+    if not np.allclose(A, A.T, rtol=1e-8, atol=1e-12 * np.abs(A).max()):
+        raise ValueError(f"{name} must be a symmetric matrix")
+    w = np.linalg.eigvalsh(A)
+    if w[0] < -1e-10 * max(abs(w[-1]), 1e-300):
+        raise ValueError(
+            f"{name} must be positive semi-definite; smallest eigenvalue {w[0]:g}"
+        )
+    return 0.5 * (A + A.T)
+
+
+# --------------------------------------------------------------------------
+# mixins
+# --------------------------------------------------------------------------
+
+
+class MahalanobisMixin(TransformerMixin):
+    """Metric API derived from ``components_`` (``L``, with ``M = L^T L``).
+
+    The learned distance is ``d_M(x, x') = sqrt((x - x')^T M (x - x'))``, the
+    Euclidean distance between ``L x`` and ``L x'``.
+    """
+
+    def get_mahalanobis_matrix(self):
+        """A copy of the learned Mahalanobis matrix ``M = L^T L``.
+
+        Returns
+        -------
+        M : ndarray of shape (n_features, n_features)
+        """
+        check_is_fitted(self, "components_")
+        return self.components_.T @ self.components_
+
+    def transform(self, X):
+        """Map points into the learned space: ``X @ L.T``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or (n_samples,)
+            integer indices when the estimator has an array ``preprocessor``.
+
+        Returns
+        -------
+        X_embedded : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "components_")
+        X = check_points(self, X, reset=False)
+        return X @ self.components_.T
+
+    def get_metric(self):
+        """A function ``metric(u, v, squared=False)`` computing the learned
+        distance between two points.
+
+        It holds a copy of ``L``: refitting the estimator does not change it.
+        It can be passed as ``metric=`` to scikit-learn's neighbours
+        estimators (``KNeighborsClassifier(metric=learner.get_metric())``).
+        """
+        check_is_fitted(self, "components_")
+        L = self.components_.copy()
+
+        def metric(u, v, squared=False):
+            u = np.asarray(u, dtype=np.float64).ravel()
+            v = np.asarray(v, dtype=np.float64).ravel()
+            if u.shape != v.shape or u.shape[0] != L.shape[1]:
+                raise ValueError(
+                    f"u and v must both have {L.shape[1]} features; got shapes "
+                    f"{u.shape} and {v.shape}"
+                )
+            e = L @ (u - v)
+            d2 = float(e @ e)
+            return d2 if squared else np.sqrt(d2)
+
+        return metric
+
+    def pair_distance(self, pairs):
+        """Learned distance between the two points of each pair.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features), or (n_pairs, 2)
+            integer indices when the estimator has a ``preprocessor``.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,)
+        """
+        check_is_fitted(self, "components_")
+        pairs = check_pairs(
+            pairs, preprocessor=getattr(self, "preprocessor_", None),
+            n_features=self.components_.shape[1],
+        )
+        e = (pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T
+        return np.sqrt(np.einsum("ij,ij->i", e, e))
+
+    def pair_score(self, pairs):
+        """Similarity of each pair: minus its learned distance (higher means
+        more similar).
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+        """
+        return -self.pair_distance(pairs)
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+
+_STRATEGIES = ("accuracy", "f_beta", "max_tpr", "max_tnr")
+
+
+def _validate_calibration(strategy, min_rate, beta):
+    if strategy not in _STRATEGIES:
+        raise ValueError(
+            f"strategy must be one of {list(_STRATEGIES)}; got {strategy!r}"
+        )
+    if strategy in ("max_tpr", "max_tnr"):
+        if (
+            min_rate is None
+            or isinstance(min_rate, bool)
+            or not isinstance(min_rate, numbers.Real)
+            or not 0 <= min_rate <= 1
+        ):
+            raise ValueError(
+                f"min_rate must be a number in [0, 1] for strategy={strategy!r}; "
+                f"got {min_rate!r}"
+            )
+    if strategy == "f_beta" and (
+        isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta > 0
+    ):
+        raise ValueError(f"beta must be a positive number; got {beta!r}")
+
+
+class PairsClassifierMixin(ClassifierMixin):
+    """Classifier of pairs: a pair is similar (+1) when its learned distance
+    is at most ``threshold_``, dissimilar (-1) otherwise.
+
+    ``fit`` calibrates ``threshold_`` on the training pairs (strategy
+    ``'accuracy'`` unless ``calibration_params`` says otherwise);
+    :meth:`calibrate_threshold` recalibrates it on other pairs.
+    """
+
+    classes_ = np.array([-1, 1])
+
+    def decision_function(self, pairs):
+        """Minus the learned distance of each pair (higher: more similar).
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+        """
+        return self.pair_score(pairs)
+
+    def predict(self, pairs):
+        """+1 for pairs whose learned distance is at most ``threshold_``,
+        -1 otherwise.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,) with values in {-1, +1}
+        """
+        check_is_fitted(self, "threshold_")
+        return np.where(self.pair_distance(pairs) <= self.threshold_, 1, -1)
+
+    def score(self, pairs, y):
+        """ROC-AUC of the pair scores against the pair labels ``y``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+        y : array-like of shape (n_pairs,), values in {-1, +1}
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "components_")
+        pairs, y = check_pairs(
+            pairs, y, preprocessor=getattr(self, "preprocessor_", None),
+            n_features=self.components_.shape[1], ensure_both_labels=True,
+        )
+        return roc_auc_score(y, self.decision_function(pairs))
+
+    def set_threshold(self, threshold):
+        """Set the distance threshold below which pairs are predicted similar.
+
+        Parameters
+        ----------
+        threshold : float
+
+        Returns
+        -------
+        self
+        """
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or not np.isfinite(threshold)
+        ):
+            raise ValueError(f"threshold must be a finite real number; got {threshold!r}")
+        self.threshold_ = float(threshold)
+        return self
+
+    def calibrate_threshold(self, pairs_valid, y_valid, strategy="accuracy",
+                            min_rate=None, beta=1.0):
+        """Choose ``threshold_`` to optimise a criterion on labelled pairs.
+
+        Every distinct cut of the sorted distances is considered, so the
+        chosen threshold is optimal for the criterion on ``pairs_valid``;
+        it is placed halfway between the last pair accepted as similar and
+        the first rejected one.
+
+        Parameters
+        ----------
+        pairs_valid : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+        y_valid : array-like of shape (n_pairs,), values in {-1, +1}
+        strategy : {'accuracy', 'f_beta', 'max_tpr', 'max_tnr'}
+            - 'accuracy': maximise accuracy;
+            - 'f_beta': maximise the F-beta score of the similar class;
+            - 'max_tpr': maximise the true positive rate subject to a true
+              negative rate of at least ``min_rate``;
+            - 'max_tnr': maximise the true negative rate subject to a true
+              positive rate of at least ``min_rate``.
+        min_rate : float in [0, 1], required for 'max_tpr' and 'max_tnr'
+        beta : float > 0, used by 'f_beta'
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "components_")
+        _validate_calibration(strategy, min_rate, beta)
+        pairs_valid, y_valid = check_pairs(
+            pairs_valid, y_valid, preprocessor=getattr(self, "preprocessor_", None),
+            n_features=self.components_.shape[1],
+        )
+        self.threshold_ = _best_threshold(
+            self.pair_distance(pairs_valid), y_valid, strategy, min_rate, beta
+        )
+        return self
+
+
+def _best_threshold(dist, y, strategy, min_rate=None, beta=1.0):
+    """Threshold on distances optimising ``strategy`` over every distinct cut.
+
+    Cut ``j`` (``j = 0..m``) accepts the ``j`` smallest distinct distances.
+    """
+    values, inverse = np.unique(dist, return_inverse=True)
+    m = values.shape[0]
+    pos = np.bincount(inverse, weights=(y == 1), minlength=m)
+    neg = np.bincount(inverse, weights=(y != 1), minlength=m)
+    tp = np.concatenate([[0.0], np.cumsum(pos)])
+    fp = np.concatenate([[0.0], np.cumsum(neg)])
+    n_pos, n_neg = tp[-1], fp[-1]
+    fn, tn = n_pos - tp, n_neg - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = np.where(n_pos > 0, tp / n_pos, 1.0)
+        tnr = np.where(n_neg > 0, tn / n_neg, 1.0)
+        if strategy == "accuracy":
+            crit = tp + tn
+        elif strategy == "f_beta":
+            b2 = beta * beta
+            den = (1 + b2) * tp + b2 * fn + fp
+            crit = np.where(den > 0, (1 + b2) * tp / den, 0.0)
+        elif strategy == "max_tpr":
+            crit = np.where(tnr >= min_rate, tpr + 1e-9 * tnr, -np.inf)
+        else:
+            crit = np.where(tpr >= min_rate, tnr + 1e-9 * tpr, -np.inf)
+    j = int(np.argmax(crit))
+    if j == 0:
+        low = values[0]
+        return float(low - max(1.0, abs(low)))
+    if j == m:
+        return float(values[-1])
+    return float(0.5 * (values[j - 1] + values[j]))
