@@ -11,11 +11,7 @@ from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._kernels.distances import paired_sq_mahalanobis, weighted_outer_sum
-from ._kernels.mmc import (
-    diagonal_objective,
-    diagonal_value,
-    project_c1_c2,
-)
+from ._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
 from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
@@ -71,34 +67,62 @@ def mmc_diagonal_objective(a, pairs, y, diagonal_c=1.0):
 # --------------------------------------------------------------------------
 
 
-def _check_bounded(sim, dis, diagonal):
-    """Raise if dissimilar pairs vary along a direction in which no similar
-    pair does: along it the distances grow without bound at no cost."""
-    if diagonal:
-        s = (sim * sim).sum(axis=0)
-        scale = s.max() if s.size else 0.0
-        q = (dis * dis).max(axis=0)
-        bad = np.flatnonzero((s <= 1e-12 * scale) & (q > 1e-12 * max(q.max(), 1e-300)))
-        if bad.size:
-            raise ValueError(
-                "MMC's objective is unbounded: the similar pairs do not vary along "
-                f"features {bad[:10].tolist()} while dissimilar pairs do; add "
-                "similar pairs that vary along them, or drop those features"
-            )
-        return
-    Sigma = weighted_outer_sum(sim, np.ones(sim.shape[0]))
-    w, V = np.linalg.eigh(Sigma)
-    null = V[:, w <= 1e-10 * max(w.max(), 1e-300)]
-    if null.shape[1] == 0:
-        return
-    leak = np.linalg.norm(dis @ null, axis=1)
-    if np.any(leak > 1e-6 * np.linalg.norm(dis, axis=1).max()):
-        raise ValueError(
-            "MMC's objective is unbounded: the similar pairs span only "
-            f"{int((w > 1e-10 * w.max()).sum())} of {w.shape[0]} dimensions and "
-            "dissimilar pairs vary outside that span; add similar pairs, or "
-            "reduce the dimension first (for instance with PCA)"
+def _unbounded(detail):
+    return ValueError(
+        f"MMC's objective is unbounded: {detail}. Along such a direction the "
+        "dissimilar distances grow at no cost; add similar pairs that vary "
+        "along it, or remove it first (drop the features, or reduce the "
+        "dimension with PCA)"
+    )
+
+
+def _check_bounded_diagonal(sim, dis):
+    """Raise if a feature varies in dissimilar pairs but in no similar pair."""
+    s = (sim * sim).sum(axis=0)
+    q = (dis * dis).max(axis=0)
+    bad = np.flatnonzero((q > 0) & (s <= 1e-12 * q))
+    if bad.size:
+        raise _unbounded(
+            f"features {bad[:10].tolist()} vary in dissimilar pairs but in no "
+            "similar pair"
         )
+
+
+def _whitening(sim, dis):
+    """``T`` of shape (r, d) with ``T Sigma_S T^T = I_r`` (``r`` the rank of
+    the similar pairs' scatter ``Sigma_S``).
+
+    In the coordinates ``T d`` the constraint ``sum_S ||d||_M^2 <= 1`` is
+    ``trace(M') <= 1`` with ``M = T^T M' T``, so the projection onto the
+    feasible set is exact in one eigen-decomposition. Features are scaled to
+    unit similar-pair spread before the rank is judged, so the result does not
+    depend on the units of the features. Raises when a dissimilar pair varies
+    outside the span of the similar ones (the problem is then unbounded).
+    """
+    _check_bounded_diagonal(sim, dis)
+    s = (sim * sim).sum(axis=0)
+    keep = np.flatnonzero(s > 0)
+    scale = 1.0 / np.sqrt(s[keep])
+    sim_k = sim[:, keep] * scale
+    dis_k = dis[:, keep] * scale
+    corr = weighted_outer_sum(np.ascontiguousarray(sim_k), np.ones(sim.shape[0]))
+    w, U = np.linalg.eigh(corr)
+    span = w > 1e-10 * w.max()
+    U_r = U[:, span]
+    leak = dis_k - (dis_k @ U_r) @ U_r.T
+    rel = np.linalg.norm(leak, axis=1) / np.maximum(np.linalg.norm(dis_k, axis=1), 1e-300)
+    if np.any(rel > 1e-6):
+        raise _unbounded(
+            f"the similar pairs span only {int(span.sum())} of {sim.shape[1]} "
+            "dimensions and dissimilar pairs vary outside that span"
+        )
+    T = np.zeros((U_r.shape[1], sim.shape[1]))
+    T[:, keep] = (U_r / np.sqrt(w[span])).T * scale
+    return T
+
+
+# consecutive iterations of negligible gain that stop the full solver
+_WINDOW = 3
 
 
 def _full_value_grad(M, dis):
@@ -110,49 +134,61 @@ def _full_value_grad(M, dis):
     return g, G
 
 
-def _solve_full(sim, dis, M0, max_iter, max_proj, tol, verbose):
+def _solve_full(sim, dis, M0, max_iter, tol, verbose):
     """max sum_D ||d||_M  s.t.  sum_S ||d||_M^2 <= 1, M PSD.
 
-    Projected gradient ascent (spectral step, Armijo line search along the
-    projected direction) with the exact projection onto the feasible set.
+    Solved in the coordinates whitened by the similar pairs (see
+    :func:`_whitening`) by projected gradient ascent: a spectral
+    (Barzilai-Borwein) step along the gradient, the exact projection onto the
+    feasible set, and an Armijo search along the projected direction.
     """
-    Sigma = weighted_outer_sum(sim, np.ones(sim.shape[0]))
-    f0 = float(np.sum(M0 * Sigma))
-    M = M0 / f0 if f0 > 0 else project_c1_c2(M0, Sigma, 1.0, max_proj, 1e-12)[0]
-    g, G = _full_value_grad(M, dis)
+    T = _whitening(sim, dis)
+    dis_w = np.ascontiguousarray(dis @ T.T)
+    T_pinv = np.linalg.pinv(T)
+    M = T_pinv.T @ M0 @ T_pinv
+    M = project_psd_trace(M / max(np.trace(M), 1e-300), 1.0)
+    g, G = _full_value_grad(M, dis_w)
     history = [g]
     alpha = np.linalg.norm(M) / max(np.linalg.norm(G), 1e-300)
     alpha_lo, alpha_hi = alpha * 1e-10, alpha * 1e10
-    n_proj_total, converged, it = 0, False, 0
+    converged, it, stalled = False, 0, 0
     for it in range(1, max_iter + 1):
-        Mt, _, n_proj, _ = project_c1_c2(M + alpha * G, Sigma, 1.0, max_proj, 1e-12)
-        n_proj_total += n_proj
-        D = Mt - M
+        D = project_psd_trace(M + alpha * G, 1.0) - M
         slope = float(np.sum(G * D))
         t = 1.0
         while True:
             Mn = M + t * D
-            gn, Gn = _full_value_grad(Mn, dis)
-            if gn >= g + 1e-4 * t * slope or t < 1e-10:
+            gn, Gn = _full_value_grad(Mn, dis_w)
+            if gn >= g + 1e-4 * t * slope:
                 break
             t *= 0.5
+            if t < 1e-10:
+                break
+        if gn < g:
+            # no ascent left at working precision: M is stationary
+            converged = True
+            break
         s = Mn - M
         sy = -float(np.sum(s * (Gn - G)))
         ss = float(np.sum(s * s))
         alpha = min(max(ss / sy, alpha_lo), alpha_hi) if sy > 0 else alpha_hi
-        rel_obj = abs(gn - g) / max(abs(g), 1e-300)
+        rel_obj = (gn - g) / max(g, 1e-300)
         rel_M = np.sqrt(ss) / max(np.linalg.norm(M), 1e-300)
-        if gn >= g:
-            M, g, G = Mn, gn, Gn
+        M, g, G = Mn, gn, Gn
         history.append(g)
         if verbose:
             print(
                 f"[MMC] iter {it:4d}  objective {g:.10g}  rel. change of M "
-                f"{rel_M:.3e}  step {t * alpha:.3e}  projections {n_proj}"
+                f"{rel_M:.3e}  step {t * alpha:.3e}"
             )
-        if rel_obj < tol and rel_M < tol:
+        # the maximiser need not be unique (M can drift along an optimal face
+        # at no gain), so convergence is judged on the objective: less than
+        # tol of relative gain over each of the last _WINDOW iterations
+        stalled = stalled + 1 if rel_obj < tol else 0
+        if stalled >= _WINDOW:
             converged = True
             break
+    M = T.T @ M @ T
     return 0.5 * (M + M.T), history, it, converged
 
 
@@ -167,18 +203,22 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
     """
     s_sum = (sim * sim).sum(axis=0)
     Q = np.ascontiguousarray(dis * dis)
-    a = np.maximum(np.asarray(a0, dtype=np.float64).copy(), 0.0)
-    h, grad, H = diagonal_objective(a, s_sum, Q, c)
-    if not np.isfinite(h):
+    a = np.maximum(np.asarray(a0, dtype=np.float64), 0.0)
+    if not np.isfinite(diagonal_value(a, s_sum, Q, c)):
         a = np.ones_like(a)
-        h, grad, H = diagonal_objective(a, s_sum, Q, c)
+    # start at the best multiple of a0: along the ray t * a0 the objective
+    # t * (s @ a0) - (c / 2) log t - ... is least at t = c / (2 s @ a0)
+    a = a * (0.5 * c / max(float(s_sum @ a), 1e-300))
+    h, grad, H = diagonal_objective(a, s_sum, Q, c)
     history = [h]
-    converged, it = False, 0
+    converged, n_iter = False, 0
     d = a.shape[0]
-    for it in range(1, max_iter + 1):
+    for _ in range(max_iter + 1):
         hdiag = np.maximum(np.diag(H), 1e-300)
         scaled = grad / hdiag
-        eps = min(1e-3 * max(a.max(), 1e-300), np.linalg.norm(a - np.maximum(a - scaled, 0.0)))
+        # epsilon-active set: at (or near) the bound with the gradient pushing out
+        eps = min(1e-3 * max(a.max(), 1e-300),
+                  np.linalg.norm(a - np.maximum(a - scaled, 0.0)))
         active = (a <= eps) & (grad > 0)
         free = ~active
         p = np.where(active, scaled, 0.0)
@@ -187,15 +227,13 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
             ridge = 1e-12 * max(np.trace(Hf) / free.sum(), 1e-300)
             Hf = Hf + ridge * np.eye(Hf.shape[0])
             p[free] = cho_solve(cho_factor(Hf, check_finite=False), grad[free])
-        decrement = float(grad[free] @ p[free]) if free.any() else 0.0
-        # KKT: no further decrease predicted and the bound gradients point out
-        kkt_ok = decrement <= tol * max(1.0, abs(h)) and np.all(
-            np.abs(grad[free & (a > 0)] * a[free & (a > 0)]) <= 1e3 * tol * max(1.0, abs(h))
-        )
-        if kkt_ok and it > 1:
+        # Newton decrement on the free variables: the decrease a full step
+        # promises, in the (scale-free) units of h
+        decrement = float(grad[free] @ p[free])
+        if 0.5 * decrement <= tol * max(1.0, abs(h)):
             converged = True
-            history.append(h)
-            it -= 1
+            break
+        if n_iter == max_iter:
             break
         beta = 1.0
         while True:
@@ -205,24 +243,21 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
             if h - h_new >= 1e-4 * pred or beta < 1e-12:
                 break
             beta *= 0.5
-        if h_new > h:  # no decrease possible at machine precision
-            converged = decrement <= tol * max(1.0, abs(h)) * 1e3
-            history.append(h)
+        if not h_new < h:
+            # no decrease left at working precision: a is stationary
+            converged = True
             break
-        rel = (h - h_new) / max(1.0, abs(h))
         a = a_new
+        n_iter += 1
         h, grad, H = diagonal_objective(a, s_sum, Q, c)
         history.append(h)
         if verbose:
             print(
-                f"[MMC diagonal] iter {it:4d}  objective {h:.10g}  "
+                f"[MMC diagonal] iter {n_iter:4d}  objective {h:.10g}  "
                 f"Newton decrement {decrement:.3e}  step {beta:.3g}  "
                 f"active {int(active.sum())}/{d}"
             )
-        if rel < tol and decrement < tol * max(1.0, abs(h)):
-            converged = True
-            break
-    return a, history, it, converged
+    return a, history, n_iter, converged
 
 
 # --------------------------------------------------------------------------
@@ -270,8 +305,8 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
             )
         d = pairs.shape[2]
         M0 = initial_metric(self.init, pairs, d, rng)
-        _check_bounded(sim, dis, self.diagonal)
         if self.diagonal:
+            _check_bounded_diagonal(sim, dis)
             a, history, n_iter, converged = _solve_diagonal(
                 sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter,
                 self.tol, self.verbose,
@@ -279,8 +314,7 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
             components = np.diag(np.sqrt(a))
         else:
             M, history, n_iter, converged = _solve_full(
-                sim, dis, np.ascontiguousarray(M0), self.max_iter, self.max_proj,
-                self.tol, self.verbose,
+                sim, dis, M0, self.max_iter, self.tol, self.verbose,
             )
             components = components_from_metric(M)
         if not converged:
@@ -288,7 +322,7 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
                 f"iterations (tol={self.tol}); increase max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self.components_ = components
         self.n_iter_ = n_iter
@@ -322,14 +356,16 @@ class MMC(PairsClassifierMixin, _BaseMMC):
     - :math:`c` is ``diagonal_c``.
 
     Both problems are convex. The full problem is solved by projected gradient
-    ascent: steps along the gradient of the objective, each followed by the
-    exact Euclidean projection onto ``{M PSD, sum_S ||d||_M^2 <= 1}`` (Xing et
-    al. alternate projections onto the two sets, which reaches a feasible point
-    but not the projection; here the projection is the PSD part of
-    ``M - lambda Sigma_S`` for the ``lambda >= 0`` found by a one-dimensional
-    search). The diagonal problem is solved by a projected Newton method for
-    the bound ``a >= 0``. Pairs of identical points carry no information and
-    are ignored.
+    ascent with Barzilai-Borwein steps and an Armijo line search [3]_, in
+    coordinates whitened by the similar pairs' scatter
+    :math:`\Sigma_S = \sum_S d d^T`: there the constraint reads
+    :math:`\operatorname{tr} M' \le 1`, and the projection onto both
+    constraints (Xing et al.'s C1 and C2, which they project onto alternately
+    until both hold) is exact in one eigen-decomposition. The diagonal problem
+    is solved by a projected Newton method for the bound :math:`a \ge 0` [2]_.
+    Pairs of identical points carry no information and are ignored. If
+    dissimilar pairs vary along a direction in which no similar pair does,
+    the problem is unbounded and ``fit`` raises a ``ValueError``.
 
     Parameters
     ----------
@@ -337,13 +373,15 @@ class MMC(PairsClassifierMixin, _BaseMMC):
         Maximum number of iterations (gradient steps, or Newton steps when
         ``diagonal=True``).
     max_proj : int, default=10000
-        Maximum number of PSD projections (eigen-decompositions) per projection
-        onto the feasible set.
+        Kept for compatibility with metric-learn, where it caps the alternating
+        projections onto the two constraint sets in each iteration. Here the
+        projection onto their intersection is exact in one eigen-decomposition,
+        so it needs no cap and this parameter has no effect.
     tol : float, default=1e-3
-        Convergence tolerance: the full solver stops when an iteration changes
-        both the objective and ``M`` by less than ``tol`` (relative); the
-        diagonal solver when the Newton decrement and the decrease of the
-        objective fall below ``tol`` (relative to ``max(1, |h|)``).
+        Convergence tolerance. The full solver stops when the objective has
+        gained less than ``tol`` (relative) in each of the last 3 iterations;
+        the diagonal solver when the Newton decrement, which estimates the
+        distance to the minimum, is below ``tol * max(1, |h|)``.
     init : {'identity', 'covariance', 'random'} or ndarray, default='identity'
         Starting matrix: the identity, the (pseudo-)inverse covariance of the
         points in ``pairs``, a random SPD matrix, or a symmetric PSD array of
@@ -453,7 +491,10 @@ class MMC_Supervised(_BaseMMC):
     max_iter : int, default=100
         Maximum number of iterations.
     max_proj : int, default=10000
-        Maximum number of PSD projections per projection onto the feasible set.
+        Kept for compatibility with metric-learn, where it caps the alternating
+        projections onto the two constraint sets in each iteration. Here the
+        projection onto their intersection is exact in one eigen-decomposition,
+        so it needs no cap and this parameter has no effect.
     tol : float, default=1e-6
         Convergence tolerance (see :class:`MMC`).
     n_constraints : int, default=None

@@ -11,10 +11,14 @@ from contextlib import contextmanager
 
 import numpy as np
 from scipy.linalg import eigh
-from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.datasets import make_spd_matrix
 from sklearn.metrics import roc_auc_score
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 
 from ._compat import check_is_fitted, validate_data
 
@@ -173,9 +177,15 @@ def check_pairs(pairs, y=None, *, preprocessor=None, n_features=None,
     return arr, y_arr
 
 
-def check_points(estimator, X, *, reset, y=None, **kwargs):
+def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
     """Validate points, gathering them first when ``X`` holds indices into an
-    estimator's preprocessor (a 1-D integer array)."""
+    estimator's preprocessor (a 1-D integer array).
+
+    Returns ``X`` alone when ``y`` is not given, ``(X, y)`` otherwise. Like
+    scikit-learn's ``validate_data``, ``y=None`` is passed on (not taken as
+    "no ``y``"), so an estimator that requires ``y`` raises a ``ValueError``
+    saying so instead of failing to unpack the result.
+    """
     preprocessor = getattr(estimator, "preprocessor_", None)
     if preprocessor is None and reset:
         preprocessor = check_preprocessor(getattr(estimator, "preprocessor", None))
@@ -183,8 +193,6 @@ def check_points(estimator, X, *, reset, y=None, **kwargs):
         arr = np.asarray(X)
         if arr.ndim == 1:
             X = _gather(preprocessor, arr, "X")
-    if y is None:
-        return validate_data(estimator, X, reset=reset, dtype=np.float64, **kwargs)
     return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
 
 
@@ -275,11 +283,14 @@ def initial_metric(init, points, n_features, random_state, name="init"):
 # --------------------------------------------------------------------------
 
 
-class MahalanobisMixin(TransformerMixin):
+class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     """Metric API derived from ``components_`` (``L``, with ``M = L^T L``).
 
     The learned distance is ``d_M(x, x') = sqrt((x - x')^T M (x - x'))``, the
-    Euclidean distance between ``L x`` and ``L x'``.
+    Euclidean distance between ``L x`` and ``L x'``. The output features of
+    :meth:`transform` are named ``<classname>0``, ``<classname>1``, ... by
+    ``get_feature_names_out`` (as scikit-learn's linear transformers do), which
+    also enables ``set_output(transform="pandas")``.
     """
 
     def get_mahalanobis_matrix(self):
@@ -471,7 +482,9 @@ class PairsClassifierMixin(ClassifierMixin):
             or not isinstance(threshold, numbers.Real)
             or not np.isfinite(threshold)
         ):
-            raise ValueError(f"threshold must be a finite real number; got {threshold!r}")
+            raise ValueError(
+                f"threshold must be a finite real number; got {threshold!r}"
+            )
         self.threshold_ = float(threshold)
         return self
 

@@ -1,92 +1,47 @@
-"""Kernels of MMC (Xing et al. 2002): the Euclidean projection onto the
-feasible set {M PSD, <M, Sigma_S> <= 1} and the diagonal objective."""
+"""Kernels of MMC (Xing et al. 2002): the projection onto the feasible set of
+the full problem and the diagonal objective with its derivatives."""
 
 import numpy as np
 from numba import njit
 
 
 @njit(cache=True)
-def psd_clip(M):
-    """Projection of a symmetric matrix onto the PSD cone (clip eigenvalues
-    at zero). Returns the projection and its eigenvalues."""
+def project_psd_trace(M, bound):
+    """Euclidean projection of a symmetric ``M`` onto ``{X PSD, trace X <= bound}``.
+
+    This is MMC's feasible set ``C1 ∩ C2`` once the data are whitened by the
+    similar pairs' scatter (``C1`` becomes ``trace X <= bound``). Both sets
+    share ``M``'s eigenvectors, so the projection acts on the eigenvalues
+    alone: clip them at zero (``C2``) and, if their sum still exceeds
+    ``bound``, shift them down by the ``theta`` that makes the sum of the
+    positive parts equal ``bound`` (the projection onto the capped simplex).
+    One eigen-decomposition, exact.
+    """
     w, V = np.linalg.eigh(0.5 * (M + M.T))
     d = w.shape[0]
-    P = np.zeros_like(M)
+    total = 0.0
     for k in range(d):
         if w[k] > 0.0:
+            total += w[k]
+    theta = 0.0
+    if total > bound:
+        # largest rho with w_(rho) > (sum of the rho largest - bound) / rho,
+        # eigenvalues being ascending
+        acc = 0.0
+        for rho in range(1, d + 1):
+            acc += w[d - rho]
+            t = (acc - bound) / rho
+            if w[d - rho] > t:
+                theta = t
+    P = np.zeros_like(M)
+    for k in range(d):
+        lam = w[k] - theta
+        if lam > 0.0:
             for i in range(d):
-                vik = w[k] * V[i, k]
+                vik = lam * V[i, k]
                 for j in range(d):
                     P[i, j] += vik * V[j, k]
-    return P, w
-
-
-@njit(cache=True)
-def _frob_inner(A, B):
-    s = 0.0
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            s += A[i, j] * B[i, j]
-    return s
-
-
-@njit(cache=True)
-def project_c1_c2(M, Sigma, bound, max_proj, rtol):
-    """Euclidean projection of ``M`` onto ``{X PSD, <X, Sigma> <= bound}``.
-
-    With ``Sigma`` PSD, the projection is ``P(lam) = psd_clip(M - lam Sigma)``
-    for the smallest ``lam >= 0`` such that ``<P(lam), Sigma> <= bound``
-    (its KKT conditions); ``phi(lam) = <P(lam), Sigma>`` is non-increasing
-    (the PSD projection is monotone), so ``lam`` is found by a safeguarded
-    secant search (Illinois rule) inside a bracket.
-
-    Returns ``(X, lam, n_proj, ok)``: ``n_proj`` PSD projections were made;
-    ``ok`` is False when ``max_proj`` ran out before ``|phi - bound| <=
-    rtol * bound``, in which case ``X`` is the feasible end of the bracket.
-    """
-    P, _ = psd_clip(M)
-    n_proj = 1
-    phi = _frob_inner(P, Sigma)
-    if phi <= bound:
-        return P, 0.0, n_proj, True
-    ss = _frob_inner(Sigma, Sigma)
-    # bracket [lo, hi] with phi(lo) > bound >= phi(hi); the first guess is
-    # the step that projects onto the half-space alone
-    lo, f_lo = 0.0, phi - bound
-    hi = (phi - bound) / ss
-    P_hi, _ = psd_clip(M - hi * Sigma)
-    n_proj += 1
-    f_hi = _frob_inner(P_hi, Sigma) - bound
-    while f_hi > 0.0 and n_proj < max_proj:
-        lo, f_lo = hi, f_hi
-        hi *= 2.0
-        P_hi, _ = psd_clip(M - hi * Sigma)
-        n_proj += 1
-        f_hi = _frob_inner(P_hi, Sigma) - bound
-    if f_hi > 0.0:
-        return P_hi, hi, n_proj, False
-    side = 0
-    while n_proj < max_proj and -f_hi > rtol * bound:
-        # regula falsi with the Illinois modification
-        lam = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        if not (lo < lam < hi):
-            lam = 0.5 * (lo + hi)
-        P, _ = psd_clip(M - lam * Sigma)
-        n_proj += 1
-        f = _frob_inner(P, Sigma) - bound
-        if f > 0.0:
-            lo, f_lo = lam, f
-            if side == -1:
-                f_hi *= 0.5
-            side = -1
-        else:
-            hi, f_hi, P_hi = lam, f, P
-            if side == 1:
-                f_lo *= 0.5
-            side = 1
-            if -f <= rtol * bound:
-                break
-    return P_hi, hi, n_proj, -f_hi <= rtol * bound
+    return P
 
 
 @njit(cache=True)

@@ -1,0 +1,131 @@
+"""Data sets and constraints of the benchmark.
+
+Raw features (no standardisation, as a user of metric-learn's defaults would
+fit them), one fixed stratified train/test split per data set, and
+constraints drawn once from the training labels so every library fits exactly
+the same problem.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+
+LOADERS = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+TEST_SIZE = 0.3
+SEED = 0
+N_NEIGHBORS = 3
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A data set split once into training and test parts."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self):
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return np.unique(self.y_train).shape[0]
+
+
+@dataclass(frozen=True)
+class PairConstraints:
+    """Labelled pairs of training points, the input of a pairs learner.
+
+    Attributes
+    ----------
+    pairs : ndarray of shape (n_pairs, 2, n_features)
+        The points of each pair.
+    y : ndarray of shape (n_pairs,)
+        +1 for a similar pair, -1 for a dissimilar one.
+    n_constraints : int
+        The number of pairs of each kind that was asked for.
+    """
+
+    pairs: np.ndarray
+    y: np.ndarray
+    n_constraints: int
+
+    @property
+    def fit_args(self):
+        """Positional arguments of ``fit``."""
+        return (self.pairs, self.y)
+
+    def describe(self):
+        """Short text for the report, e.g. ``"180 S + 180 D"``."""
+        n_sim = int(np.sum(self.y == 1))
+        return f"{n_sim} S + {self.y.shape[0] - n_sim} D"
+
+
+def load(name):
+    """Load a scikit-learn data set and split it (stratified, fixed seed).
+
+    Parameters
+    ----------
+    name : str
+        A key of ``LOADERS``.
+
+    Returns
+    -------
+    DataSet
+    """
+    X, y = LOADERS[name](return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        np.asarray(X, dtype=np.float64), y, test_size=TEST_SIZE, stratify=y,
+        random_state=SEED,
+    )
+    return DataSet(name, X_train, y_train, X_test, y_test)
+
+
+def supervised_pairs(ds):
+    """The pairs ``MMC_Supervised`` would draw: ``20 * n_classes**2`` of each kind.
+
+    Drawn with ``metriclearn.Constraints`` from the training labels, with a
+    fixed seed; both libraries then fit their pairs learner on them.
+    """
+    from metriclearn import Constraints
+
+    n_constraints = 20 * ds.n_classes**2
+    idx, y = Constraints(ds.y_train, unlabeled=None).pairs(
+        n_constraints, random_state=SEED
+    )
+    return PairConstraints(ds.X_train[idx], y, n_constraints)
+
+
+# name -> function(DataSet) -> constraints object with ``fit_args``.
+CONSTRAINTS = {"supervised_pairs": supervised_pairs}
+
+
+def knn_accuracy(ds, transform=None):
+    """Test accuracy of a 3-NN classifier fitted on the (transformed) training part.
+
+    Parameters
+    ----------
+    ds : DataSet
+    transform : callable or None, default=None
+        Maps points to the learned space; ``None`` is the Euclidean baseline.
+
+    Returns
+    -------
+    float
+    """
+    X_train, X_test = ds.X_train, ds.X_test
+    if transform is not None:
+        X_train, X_test = transform(X_train), transform(X_test)
+    knn = KNeighborsClassifier(n_neighbors=N_NEIGHBORS).fit(X_train, ds.y_train)
+    return float(knn.score(X_test, ds.y_test))

@@ -1,0 +1,115 @@
+"""The learners the benchmark knows: one ``Learner`` entry per learner.
+
+To add a learner, add one entry to ``LEARNERS`` (and its name to
+``cli.LEARNERS``): how to build each library's unfitted estimator, which
+constraints it fits on (a key of ``data.CONSTRAINTS``), and how to score a
+fitted estimator with an objective that compares solutions of both
+libraries. The first library of ``estimators`` is ours; the others are
+anchors. Libraries are imported inside the factories, so this module imports
+without them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+OURS = "metriclearn"
+ANCHOR = "metric-learn"
+
+
+@dataclass(frozen=True)
+class Learner:
+    """How to run one learner in every library.
+
+    Attributes
+    ----------
+    title : str
+        One line for the report.
+    constraints : str
+        Key of ``data.CONSTRAINTS``: what ``fit`` receives (its ``fit_args``).
+    estimators : dict of str to callable
+        Library name -> function returning an unfitted estimator; ours first.
+    objective : callable
+        ``objective(estimator, constraints) -> float`` for a fitted estimator.
+    higher_is_better : bool
+        Direction of ``objective``.
+    params : dict
+        The hyperparameters given to every library (for the report).
+    """
+
+    title: str
+    constraints: str
+    estimators: dict[str, Callable[[], Any]]
+    objective: Callable[[Any, Any], float]
+    higher_is_better: bool
+    params: dict
+
+
+# MMC_Supervised's defaults in both libraries (note tol=1e-6, not MMC's 1e-3).
+MMC_PARAMS = {
+    "max_iter": 100,
+    "max_proj": 10000,
+    "tol": 1e-6,
+    "init": "identity",
+    "diagonal_c": 1.0,
+    "random_state": 0,
+}
+
+
+def _ours_mmc(diagonal):
+    from metriclearn import MMC
+
+    return MMC(diagonal=diagonal, **MMC_PARAMS)
+
+
+def _anchor_mmc(diagonal):
+    from metric_learn import MMC
+
+    return MMC(diagonal=diagonal, **MMC_PARAMS)
+
+
+def _mmc_full_objective(estimator, constraints):
+    """Scale-free ``sum_D ||d||_M / sqrt(sum_S ||d||_M^2)`` (higher is better)."""
+    from metriclearn._mmc import mmc_objective
+
+    M = estimator.get_mahalanobis_matrix()
+    return float(mmc_objective(M, constraints.pairs, constraints.y))
+
+
+def _mmc_diagonal_objective(estimator, constraints):
+    """Xing's ``h(a)`` at the diagonal of ``M`` (lower is better)."""
+    from metriclearn._mmc import mmc_diagonal_objective
+
+    a = np.diag(estimator.get_mahalanobis_matrix())
+    return float(
+        mmc_diagonal_objective(a, constraints.pairs, constraints.y,
+                               MMC_PARAMS["diagonal_c"])
+    )
+
+
+LEARNERS = {
+    "mmc": Learner(
+        title="MMC, full matrix (pairs learner on MMC_Supervised's constraints)",
+        constraints="supervised_pairs",
+        estimators={
+            OURS: lambda: _ours_mmc(diagonal=False),
+            ANCHOR: lambda: _anchor_mmc(diagonal=False),
+        },
+        objective=_mmc_full_objective,
+        higher_is_better=True,
+        params={**MMC_PARAMS, "diagonal": False},
+    ),
+    "mmc_diag": Learner(
+        title="MMC, diagonal matrix (pairs learner on MMC_Supervised's constraints)",
+        constraints="supervised_pairs",
+        estimators={
+            OURS: lambda: _ours_mmc(diagonal=True),
+            ANCHOR: lambda: _anchor_mmc(diagonal=True),
+        },
+        objective=_mmc_diagonal_objective,
+        higher_is_better=False,
+        params={**MMC_PARAMS, "diagonal": True},
+    ),
+}

@@ -1,0 +1,260 @@
+"""MMC and MMC_Supervised: optimality against cvxpy, KKT conditions, and
+algorithm-specific behaviour."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+
+from metriclearn import MMC, Constraints, MMC_Supervised
+from metriclearn._kernels.mmc import diagonal_objective
+from metriclearn._mmc import mmc_diagonal_objective, mmc_objective
+from metriclearn.datasets import make_xing_toy
+from metriclearn.metrics import pairwise_clustering_accuracy
+
+cvxpy = pytest.importorskip("cvxpy")
+from metriclearn._reference import (  # noqa: E402
+    mmc_diagonal_reference,
+    mmc_full_reference,
+)
+
+# Clarabel's default accuracy is about 1e-8; the learners stop at tol=1e-9
+# in these tests, so both sides agree to well within this.
+REF_RTOL = 1e-6
+
+
+def _pairs(X, y, n_constraints, seed=0):
+    idx, labels = Constraints(y, unlabeled=None).pairs(n_constraints, random_state=seed)
+    return X[idx], labels
+
+
+def _problems():
+    iris_X, iris_y = load_iris(return_X_y=True)
+    wine_X, wine_y = load_wine(return_X_y=True)
+    return {
+        "toy2y": _pairs(*make_xing_toy(60, 2, "y", random_state=0), 40),
+        "toy3z": _pairs(*make_xing_toy(90, 3, "z", random_state=1), 60),
+        "iris": _pairs(iris_X[::3], iris_y[::3], 60),
+        "wine": _pairs(wine_X, wine_y, 80),
+    }
+
+
+PROBLEMS = _problems()
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_full_reaches_cvxpy_optimum(name):
+    pairs, y = PROBLEMS[name]
+    ref_value, ref_M = mmc_full_reference(pairs, y)
+    assert mmc_objective(ref_M, pairs, y) == pytest.approx(ref_value, rel=REF_RTOL)
+    mmc = MMC(tol=1e-9, max_iter=1000).fit(pairs, y)
+    assert mmc.converged_
+    assert mmc_objective(mmc.get_mahalanobis_matrix(), pairs, y) == pytest.approx(
+        ref_value, rel=REF_RTOL
+    )
+    # the history ends at the same value (it is reported with f(M) = 1)
+    assert mmc.objective_history_[-1] == pytest.approx(ref_value, rel=REF_RTOL)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("diagonal_c", [0.5, 1.0, 3.0])
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_diagonal_reaches_cvxpy_optimum(name, diagonal_c):
+    pairs, y = PROBLEMS[name]
+    ref_value, _ = mmc_diagonal_reference(pairs, y, diagonal_c)
+    mmc = MMC(diagonal=True, diagonal_c=diagonal_c, tol=1e-10).fit(pairs, y)
+    a = np.diag(mmc.get_mahalanobis_matrix())
+    value = mmc_diagonal_objective(a, pairs, y, diagonal_c)
+    # never above the optimum beyond the solver's accuracy
+    assert value == pytest.approx(ref_value, abs=REF_RTOL * max(1.0, abs(ref_value)))
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_diagonal_solution_satisfies_kkt(name):
+    pairs, y = PROBLEMS[name]
+    mmc = MMC(diagonal=True, tol=1e-14).fit(pairs, y)
+    a = np.diag(mmc.get_mahalanobis_matrix())
+    diff = pairs[:, 0] - pairs[:, 1]
+    s_sum = (diff[y == 1] ** 2).sum(0)
+    Q = np.ascontiguousarray(diff[y == -1] ** 2)
+    _, grad, _ = diagonal_objective(a, s_sum, Q, 1.0)
+    assert np.all(a >= 0)
+    # stationarity, in units free of the features' scales: a_k * grad_k is
+    # dimensionless, and the bound's multiplier grad_k / s_k must be >= 0
+    free = a > 0
+    assert np.all(np.abs(a[free] * grad[free]) <= 1e-6)
+    assert np.all(grad[~free] / s_sum[~free] >= -1e-9)
+    # complementary slackness at the optimum: sum_S ||d||_a^2 = c / 2
+    assert s_sum @ a == pytest.approx(0.5, rel=1e-6)
+
+
+def test_full_is_equivariant_to_feature_scales():
+    """Rescaling a feature rescales M accordingly: same distances, same fit."""
+    pairs, y = PROBLEMS["wine"]
+    scales = np.logspace(-3, 3, pairs.shape[2])
+    M = MMC(tol=1e-9, max_iter=500).fit(pairs, y).get_mahalanobis_matrix()
+    M_s = MMC(tol=1e-9, max_iter=500).fit(pairs * scales, y).get_mahalanobis_matrix()
+    np.testing.assert_allclose(
+        M_s * np.outer(scales, scales), M, rtol=1e-4, atol=1e-6 * np.abs(M).max()
+    )
+
+
+@pytest.mark.parametrize("init", ["identity", "covariance", "random", "array"])
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_every_init_reaches_the_same_optimum(init, diagonal):
+    pairs, y = PROBLEMS["iris"]
+    if init == "array":
+        rng = np.random.RandomState(3)
+        A = rng.standard_normal((4, 4))
+        init = A @ A.T + np.eye(4)
+    mmc = MMC(init=init, diagonal=diagonal, tol=1e-10, max_iter=1000, random_state=0)
+    mmc.fit(pairs, y)
+    base = MMC(diagonal=diagonal, tol=1e-10, max_iter=1000).fit(pairs, y)
+    if diagonal:
+        a, a_base = (np.diag(m.get_mahalanobis_matrix()) for m in (mmc, base))
+        value = mmc_diagonal_objective(a, pairs, y)
+        expected = mmc_diagonal_objective(a_base, pairs, y)
+        assert value == pytest.approx(expected, abs=1e-7)
+    else:
+        value = mmc_objective(mmc.get_mahalanobis_matrix(), pairs, y)
+        expected = mmc_objective(base.get_mahalanobis_matrix(), pairs, y)
+        assert value == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("axis", ["y", "z"])
+def test_full_metric_collapses_onto_the_separating_axis(axis):
+    """On Xing's toy data the optimum is (close to) rank one along the axis
+    the classes differ on, as in the paper's figures."""
+    X, y = make_xing_toy(120, 2, axis, random_state=0)
+    M = MMC_Supervised(random_state=0).fit(X, y).get_mahalanobis_matrix()
+    w, V = np.linalg.eigh(M)
+    assert w[-1] > 0.9 * w.sum()
+    assert abs(V[{"y": 1, "z": 2}[axis], -1]) > 0.95
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_history_is_monotone_and_counts_iterations(diagonal):
+    pairs, y = PROBLEMS["wine"]
+    mmc = MMC(diagonal=diagonal, tol=1e-9, max_iter=500).fit(pairs, y)
+    h = mmc.objective_history_
+    steps = np.diff(h) if not diagonal else -np.diff(h)
+    assert np.all(steps >= -1e-12 * np.abs(h).max())
+    assert mmc.n_iter_ >= 1
+    assert h.shape[0] <= mmc.n_iter_ + 1
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_convergence_warning_at_max_iter(diagonal):
+    pairs, y = PROBLEMS["wine"]
+    with pytest.warns(ConvergenceWarning, match=r"MMC did not converge in max_iter=1 "):
+        mmc = MMC(diagonal=diagonal, max_iter=1, tol=1e-12).fit(pairs, y)
+    assert mmc.n_iter_ == 1
+    assert not mmc.converged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        MMC(diagonal=diagonal, tol=1e-6, max_iter=500).fit(pairs, y)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_verbose_prints_iterations(diagonal, capsys):
+    pairs, y = PROBLEMS["toy2y"]
+    MMC(diagonal=diagonal, verbose=1, tol=1e-8).fit(pairs, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all("objective" in line for line in lines)
+    assert "iter    1" in lines[0]
+
+
+def test_unbounded_problem_gets_a_clear_error():
+    # similar pairs vary along x only; dissimilar pairs also vary along y
+    pairs = np.array([
+        [[0.0, 0.0], [1.0, 0.0]],
+        [[2.0, 1.0], [3.0, 1.0]],
+        [[0.0, 0.0], [0.0, 3.0]],
+        [[1.0, 0.0], [2.0, 2.0]],
+    ])
+    y = np.array([1, 1, -1, -1])
+    for diagonal in (False, True):
+        mmc = MMC(diagonal=diagonal)
+        with pytest.raises(ValueError, match="MMC's objective is unbounded"):
+            mmc.fit(pairs, y)
+        assert not hasattr(mmc, "components_")
+
+
+def test_unbounded_detection_ignores_units():
+    """Features in very different units are not mistaken for a null space."""
+    pairs, y = PROBLEMS["wine"]
+    scales = np.logspace(-4, 4, pairs.shape[2])
+    MMC(max_iter=500).fit(pairs * scales, y)  # no error
+
+
+def test_pairs_of_identical_points_are_ignored():
+    pairs, y = PROBLEMS["toy2y"]
+    dup = np.repeat(pairs[:1, :1], 2, axis=1)  # a pair (x, x)
+    pairs2 = np.concatenate([pairs, dup, dup])
+    y2 = np.concatenate([y, [1, -1]])
+    for diagonal in (False, True):
+        M = MMC(diagonal=diagonal, tol=1e-9).fit(pairs, y).get_mahalanobis_matrix()
+        M2 = MMC(diagonal=diagonal, tol=1e-9).fit(pairs2, y2).get_mahalanobis_matrix()
+        assert np.all(np.isfinite(M2))
+        np.testing.assert_allclose(M2, M, rtol=1e-6, atol=1e-9 * np.abs(M).max())
+
+
+def test_only_identical_dissimilar_pairs_is_an_error():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    pairs = np.array([[x[0], x[1]], [x[0], x[0]]])
+    with pytest.raises(ValueError, match="at least one dissimilar pair"):
+        MMC().fit(pairs, [1, -1])
+
+
+def _cv_knn(model, X, y):
+    return cross_val_score(model, X, y, cv=5).mean()
+
+
+def _kmeans_accuracy(X, y):
+    labels = KMeans(len(np.unique(y)), n_init=10, random_state=0).fit_predict(X)
+    return pairwise_clustering_accuracy(y, labels)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_supervised_beats_euclidean_on_toy_iris_and_wine(diagonal):
+    knn = KNeighborsClassifier(3)
+    X, y = make_xing_toy(150, 3, "y", random_state=0)
+    learned = make_pipeline(MMC_Supervised(diagonal=diagonal, random_state=0), knn)
+    assert _cv_knn(learned, X, y) > _cv_knn(knn, X, y)
+    # raw features, as a user would pass them
+    for loader, knn_floor in [(load_iris, 0.93), (load_wine, 0.85)]:
+        Xr, yr = loader(return_X_y=True)
+        mmc = MMC_Supervised(diagonal=diagonal, random_state=0)
+        assert _cv_knn(make_pipeline(mmc, knn), Xr, yr) >= knn_floor
+        # clustering with the learned metric (Euclidean: 0.87 / 0.69)
+        assert _kmeans_accuracy(mmc.fit_transform(Xr, yr), yr) > _kmeans_accuracy(Xr, yr) + 0.05
+    # wine's features have very different scales: the learned metric
+    # recovers what Euclidean 3-NN loses (0.70)
+    Xw, yw = load_wine(return_X_y=True)
+    learned = make_pipeline(MMC_Supervised(diagonal=diagonal, random_state=0), knn)
+    assert _cv_knn(learned, Xw, yw) > _cv_knn(knn, Xw, yw) + 0.1
+
+
+def test_supervised_uses_every_label_as_a_class():
+    """Labels -1 / +1 are two classes (metric-learn drops the -1 points)."""
+    X, y = make_xing_toy(80, 2, "y", random_state=0)
+    y_signed = np.where(y == 0, -1, 1)
+    M = MMC_Supervised(random_state=0).fit(X, y).get_mahalanobis_matrix()
+    M_signed = MMC_Supervised(random_state=0).fit(X, y_signed).get_mahalanobis_matrix()
+    np.testing.assert_allclose(M_signed, M, rtol=1e-10, atol=1e-14)
+
+
+def test_supervised_is_deterministic_and_n_constraints_matters():
+    X, y = load_iris(return_X_y=True)
+    a = MMC_Supervised(random_state=7).fit(X, y).components_
+    b = MMC_Supervised(random_state=7).fit(X, y).components_
+    np.testing.assert_array_equal(a, b)
+    c = MMC_Supervised(random_state=7, n_constraints=30).fit(X, y).components_
+    assert not np.allclose(a, c)
