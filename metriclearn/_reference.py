@@ -50,7 +50,9 @@ def _differences(pairs, y):
     sim_scale = np.sqrt((diff[y == 1] ** 2).sum(axis=0))
     scale = np.where(sim_scale > 0, sim_scale, np.where(scale > 0, scale, 1.0))
     diff = diff / scale
-    return diff[y == 1], diff[y == -1], scale
+    # pairs of identical points add nothing and sit on the cones' boundary
+    dis = diff[(y == -1) & np.any(diff != 0, axis=1)]
+    return diff[y == 1], dis, scale
 
 
 def mmc_full_reference(pairs, y):
@@ -79,7 +81,13 @@ def mmc_full_reference(pairs, y):
 
 def mmc_diagonal_reference(pairs, y, diagonal_c=1.0):
     """Xing's diagonal problem,
-    ``min_{a >= 0} sum_S ||d||_a^2 - c log sum_D ||d||_a``.
+    ``min_{a >= 0} h(a) = sum_S ||d||_a^2 - c log sum_D ||d||_a``.
+
+    Solved through its homogeneous form, a second-order cone program: with
+    ``G = max {sum_D ||d||_b : b >= 0, sum_S ||d||_b^2 <= 1}`` attained at
+    ``b``, minimising ``h`` along the ray ``t b`` gives ``t = c / 2`` and
+    ``min h = c/2 - (c/2) log(c/2) - c log G`` (exact; the exponential-cone
+    form of ``h`` is poorly conditioned with many pairs).
 
     Returns
     -------
@@ -90,8 +98,12 @@ def mmc_diagonal_reference(pairs, y, diagonal_c=1.0):
     """
     cp = _cvxpy()
     sim, dis, scale = _differences(pairs, y)
-    a = cp.Variable(sim.shape[1], nonneg=True)
+    b = cp.Variable(sim.shape[1], nonneg=True)
     s_sum = (sim * sim).sum(axis=0)
-    objective = s_sum @ a - diagonal_c * cp.log(cp.sum(cp.sqrt((dis * dis) @ a)))
-    value = _solve(cp.Problem(cp.Minimize(objective)))
-    return float(value), np.asarray(a.value) / scale**2
+    problem = cp.Problem(
+        cp.Maximize(cp.sum(cp.sqrt((dis * dis) @ b))), [s_sum @ b <= 1]
+    )
+    G = _solve(problem)
+    c = float(diagonal_c)
+    value = 0.5 * c - 0.5 * c * np.log(0.5 * c) - c * np.log(G)
+    return float(value), 0.5 * c * np.maximum(np.asarray(b.value), 0.0) / scale**2

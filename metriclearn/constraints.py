@@ -82,6 +82,11 @@ class Constraints:
         c, d : ndarray of shape (n_dissimilar,)
             Indices of the first and second points of the dissimilar pairs.
         """
+        return self._positive_negative_pairs(n_constraints, same_length, random_state)
+
+    def _positive_negative_pairs(self, n_constraints, same_length, random_state):
+        # called directly by both public methods, so that the shortage warning
+        # of _draw_pairs (stacklevel=4) points at the user's call
         n_constraints = _check_positive_int(n_constraints, "n_constraints")
         rng = check_random_state(random_state)
         a, b = self._draw_pairs(n_constraints, True, rng)
@@ -102,8 +107,8 @@ class Constraints:
         y : ndarray of shape (n_pairs,)
             +1 for similar pairs, -1 for dissimilar ones.
         """
-        a, b, c, d = self.positive_negative_pairs(
-            n_constraints, same_length=same_length, random_state=random_state
+        a, b, c, d = self._positive_negative_pairs(
+            n_constraints, same_length, random_state
         )
         pairs = np.concatenate([np.stack([a, b], 1), np.stack([c, d], 1)])
         y = np.concatenate([np.ones(a.shape[0], int), -np.ones(c.shape[0], int)])
@@ -142,7 +147,7 @@ class Constraints:
                 f"{'positive' if same_label else 'negative'} constraints "
                 f"(requested {n_constraints})",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return self._known[keys // n_known], self._known[keys % n_known]
 
