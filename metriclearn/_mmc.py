@@ -192,6 +192,15 @@ def _solve_full(sim, dis, M0, max_iter, tol, verbose):
     return 0.5 * (M + M.T), history, it, converged
 
 
+def _collapsed_features(a, Q):
+    """Features at zero along which some dissimilar pair at distance zero
+    under ``a`` differs."""
+    collapsed = (Q @ a <= 0) & np.any(Q > 0, axis=1)
+    if not collapsed.any():
+        return np.zeros(a.shape[0], dtype=bool)
+    return (a <= 0) & np.any(Q[collapsed] > 0, axis=0)
+
+
 def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
     """min_{a >= 0} sum_S ||d||_a^2 - c log sum_D ||d||_a.
 
@@ -211,7 +220,7 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
     a = a * (0.5 * c / max(float(s_sum @ a), 1e-300))
     h, grad, H = diagonal_objective(a, s_sum, Q, c)
     history = [h]
-    converged, n_iter = False, 0
+    converged, n_iter, n_lifts = False, 0, 0
     d = a.shape[0]
     for _ in range(max_iter + 1):
         hdiag = np.maximum(np.diag(H), 1e-300)
@@ -231,6 +240,16 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
         # promises, in the (scale-free) units of h
         decrement = float(grad[free] @ p[free])
         if 0.5 * decrement <= tol * max(1.0, abs(h)):
+            # h has an infinite downward slope wherever a dissimilar pair that
+            # differs only along features at zero has distance zero: the
+            # kernel's gradient cannot show it, so lift those features and go on
+            lift = _collapsed_features(a, Q)
+            if lift.any() and n_lifts < 5:
+                n_lifts += 1
+                a = a.copy()
+                a[lift] = 1e-6 * 0.5 * c / s_sum[lift]
+                h, grad, H = diagonal_objective(a, s_sum, Q, c)
+                continue
             converged = True
             break
         if n_iter == max_iter:
@@ -525,7 +544,7 @@ class MMC_Supervised(_BaseMMC):
         Whether the tolerance was reached before ``max_iter``.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` has string column names.
 
     Examples

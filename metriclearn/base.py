@@ -67,10 +67,16 @@ def _gather(preprocessor, indices, name):
         ):
             indices = indices.astype(np.intp)
         else:
+            # name the offending values (the shape alone was misleading for
+            # 1-D indices, which it described as "(n, n_samples)")
+            detail = f"dtype {indices.dtype}"
+            if indices.dtype.kind == "f":
+                flat = indices.ravel()
+                bad = flat[~(np.isfinite(flat) & (flat == np.round(flat)))]
+                detail += f" with non-integer values {bad[:5].tolist()}"
             raise ValueError(
-                f"{name} must hold integer indices into the preprocessor when "
-                f"it has shape (n, {indices.shape[-1] if indices.ndim else 0}); "
-                f"got dtype {indices.dtype}"
+                f"{name} of shape {indices.shape} must hold integer indices "
+                f"into the preprocessor; got {detail}"
             )
     if callable(preprocessor):
         flat = indices.ravel()

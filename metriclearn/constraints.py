@@ -63,8 +63,8 @@ class Constraints:
         Each pair picks its first point uniformly among the points that have a
         partner, and its second uniformly among the partners; pairs are
         distinct as ordered pairs and never join a point to itself. When fewer
-        than ``n_constraints`` distinct pairs can be found, fewer are returned
-        with a warning.
+        than ``n_constraints`` distinct pairs exist, (almost surely) all of
+        them are returned, with a warning.
 
         Parameters
         ----------
@@ -119,16 +119,24 @@ class Constraints:
         n_known = codes.shape[0]
         if same_label:
             eligible = np.flatnonzero(counts[codes] >= 2)
+            n_possible = int(np.sum(counts * (counts - 1)))
         else:
             eligible = np.flatnonzero(counts[codes] < n_known)
+            n_possible = int(np.sum(counts * (n_known - counts)))
+        target = min(n_constraints, n_possible)
         keys = np.empty(0, dtype=np.int64)
-        for _ in range(max_rounds):
-            need = n_constraints - keys.shape[0]
-            if need <= 0 or eligible.shape[0] == 0:
+        for round_ in range(max_rounds):
+            need = target - keys.shape[0]
+            if need <= 0:
                 break
-            first = eligible[rng.randint(eligible.shape[0], size=need)]
+            # The first round draws what is missing; once duplicates have been
+            # met, later rounds draw more and more (a coupon collector near
+            # saturation). Keeping the earliest distinct draws gives the same
+            # distribution as drawing one pair at a time and rejecting repeats.
+            size = need if round_ == 0 else min(need * 4**round_, 4 * n_possible)
+            first = eligible[rng.randint(eligible.shape[0], size=size)]
             cls = codes[first]
-            u = rng.random_sample(need)
+            u = rng.random_sample(size)
             if same_label:
                 r = np.floor(u * (counts[cls] - 1)).astype(np.intp)
                 r += r >= self._rank[first]

@@ -15,11 +15,14 @@ def pairwise_clustering_accuracy(labels_true, labels_pred, *, balanced="auto"):
     drawn from the same-class pairs or from the different-class pairs (by the
     true labels) with probability 1/2 each::
 
-        0.5 * P(same predicted | same true) + 0.5 * P(different predicted | different true)
+        0.5 * P(predicted same | same class)
+        + 0.5 * P(predicted different | different classes)
 
     which Xing et al. use with more than two clusters, where different-class
-    pairs would otherwise dominate. Computed exactly from the pair confusion
-    matrix, without drawing pairs.
+    pairs would otherwise dominate. When the true labels have no same-class
+    pair (every point its own class) or no different-class pair (a single
+    class), all pairs are of the other kind and both definitions agree.
+    Computed exactly from the pair confusion matrix, without drawing pairs.
 
     Parameters
     ----------
@@ -60,6 +63,11 @@ def pairwise_clustering_accuracy(labels_true, labels_pred, *, balanced="auto"):
     if not balanced:
         return float((tp + tn) / (tn + fp + fn + tp))
     same, diff = tp + fn, tn + fp
-    rate_same = tp / same if same else 1.0
-    rate_diff = tn / diff if diff else 1.0
-    return float(0.5 * (rate_same + rate_diff))
+    # a kind of pair the true labels do not have is never drawn: the other
+    # kind takes all the probability (scoring the empty kind as perfect would
+    # give 0.5 to a clustering that judges every pair wrongly)
+    if not same:
+        return float(tn / diff)
+    if not diff:
+        return float(tp / same)
+    return float(0.5 * (tp / same + tn / diff))

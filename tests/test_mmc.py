@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 
 from metriclearn import MMC, Constraints, MMC_Supervised
 from metriclearn._kernels.mmc import diagonal_objective
-from metriclearn._mmc import mmc_diagonal_objective, mmc_objective
+from metriclearn._mmc import _collapsed_features, mmc_diagonal_objective, mmc_objective
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
 
@@ -99,6 +99,9 @@ def test_diagonal_solution_satisfies_kkt(name):
     free = a > 0
     assert np.all(np.abs(a[free] * grad[free]) <= 1e-6)
     assert np.all(grad[~free] / s_sum[~free] >= -1e-9)
+    # no dissimilar pair left at distance zero where a feature at zero would
+    # separate it (h falls with infinite slope along that feature)
+    assert not _collapsed_features(a, Q).any()
     # complementary slackness at the optimum: sum_S ||d||_a^2 = c / 2
     assert s_sum @ a == pytest.approx(0.5, rel=1e-6)
 
