@@ -13,8 +13,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
 from metriclearn import MMC, Constraints, MMC_Supervised
-from metriclearn._kernels.mmc import diagonal_objective
-from metriclearn._mmc import _collapsed_features, mmc_diagonal_objective, mmc_objective
+from metriclearn._kernels.mmc import diagonal_objective, diagonal_value
+from metriclearn._mmc import mmc_diagonal_objective, mmc_objective
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
 
@@ -99,9 +99,15 @@ def test_diagonal_solution_satisfies_kkt(name):
     free = a > 0
     assert np.all(np.abs(a[free] * grad[free]) <= 1e-6)
     assert np.all(grad[~free] / s_sum[~free] >= -1e-9)
-    # no dissimilar pair left at distance zero where a feature at zero would
-    # separate it (h falls with infinite slope along that feature)
-    assert not _collapsed_features(a, Q).any()
+    # features at zero stay there: lifting one does not lower h (this probes
+    # the one-sided slopes the gradient cannot see when dissimilar pairs
+    # collapse to distance zero)
+    h = diagonal_value(a, s_sum, Q, 1.0)
+    for k in np.flatnonzero(~free):
+        for lift in 10.0 ** np.arange(-14, -3):
+            b = a.copy()
+            b[k] = lift * 0.5 / s_sum[k]
+            assert diagonal_value(b, s_sum, Q, 1.0) >= h - 1e-8 * max(1.0, abs(h))
     # complementary slackness at the optimum: sum_S ||d||_a^2 = c / 2
     assert s_sum @ a == pytest.approx(0.5, rel=1e-6)
 
