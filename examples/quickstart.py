@@ -55,8 +55,9 @@ from metriclearn import MMC_Supervised
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
 
-# Sphinx-Gallery runs examples without ``__file__``: only a script run parses
+# Sphinx-Gallery runs examples without ``__file__``: only a script run reads
 # the command line and writes the figure file (the gallery keeps the figure).
+# Arguments meant for a caller (a test runner, say) are left alone.
 RUN_AS_SCRIPT = "__file__" in globals()
 parser = argparse.ArgumentParser(
     description="Compare Euclidean and MMC metrics on toy data and iris."
@@ -67,7 +68,7 @@ parser.add_argument(
     metavar="PATH",
     help="where to write the PNG figure (default: %(default)s)",
 )
-args = parser.parse_args() if RUN_AS_SCRIPT else parser.parse_args([])
+args, _ = parser.parse_known_args() if RUN_AS_SCRIPT else parser.parse_known_args([])
 
 # %%
 # Data
@@ -194,8 +195,7 @@ def sqrt_psd(M):
 def scatter_3d(ax, Z, y, title):
     markers = ["o", "^", "s"]
     for k in np.unique(y):
-        ax.scatter(*Z[y == k].T, s=12, marker=markers[k], depthshade=False,
-                   label=f"class {k}")
+        ax.scatter(*Z[y == k].T, s=12, marker=markers[k], depthshade=False, label=f"class {k}")
     centre = 0.5 * (Z.max(axis=0) + Z.min(axis=0))
     half = 0.55 * np.ptp(Z, axis=0).max()
     ax.set(
@@ -224,8 +224,7 @@ fig.suptitle("Toy data of Xing et al. (2002) before and after learning the metri
 for i, data_name in enumerate(toy_names):
     X, y = datasets[data_name]
     for j, (title, metric_name) in enumerate(columns):
-        ax = fig.add_subplot(len(toy_names), len(columns), 3 * i + j + 1,
-                             projection="3d")
+        ax = fig.add_subplot(len(toy_names), len(columns), 3 * i + j + 1, projection="3d")
         Z = X if metric_name is None else X @ sqrt_psd(fitted[data_name, metric_name])
         scatter_3d(ax, Z, y, f"{data_name}: {title}")
         if j == 0:

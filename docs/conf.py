@@ -1,0 +1,86 @@
+"""Sphinx configuration of the metriclearn documentation.
+
+Build with ``make html`` (or ``python -m sphinx -b html . _build/html``) in
+this directory, against the installed package. The packages needed are those
+of the ``docs`` extra: ``pip install ".[docs]"`` (sphinx, pydata-sphinx-theme,
+numpydoc, sphinx-gallery, matplotlib).
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+# -- Project -----------------------------------------------------------------
+
+project = "metriclearn"
+author = "The metriclearn developers"
+copyright = "The metriclearn developers"
+try:
+    release = _version("metriclearn")
+except PackageNotFoundError:  # building from a tree that is not installed
+    release = "0+unknown"
+version = ".".join(release.split(".")[:2])
+
+# -- General -----------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+default_role = "literal"
+
+# autosummary writes one page per documented object (git-ignored stubs)
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_typehints = "none"
+
+# numpydoc renders the docstrings; the class template lists the members
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+
+
+def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+    """Leave out the metadata-routing and output-container methods inherited
+    from scikit-learn: they are documented there, and their docstrings link
+    to pages of scikit-learn's documentation."""
+    if name in ("get_metadata_routing", "set_output") or (
+        name.startswith("set_") and name.endswith("_request")
+    ):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
+
+
+# -- Sphinx-Gallery ----------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # execute every example, not only those named plot_*
+    "filename_pattern": r"\.py$",
+    "ignore_pattern": r"__init__\.py",
+    "backreferences_dir": "gen_modules/backreferences",
+    "doc_module": ("metriclearn",),
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    # no sg_execution_times.rst pages in the source tree
+    "write_computation_times": False,
+}
+
+# -- HTML --------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"metriclearn {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_show_sourcelink = False
