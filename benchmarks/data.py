@@ -6,6 +6,7 @@ constraints drawn once from the training labels so every library fits exactly
 the same problem.
 """
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,13 @@ class PairConstraints:
     def fit_args(self):
         """Positional arguments of ``fit``."""
         return (self.pairs, self.y)
+
+    def digest(self):
+        """Short hash of the pairs and labels, to tell whether two runs fitted
+        the same problem."""
+        h = hashlib.sha256(np.ascontiguousarray(self.pairs).tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        return h.hexdigest()[:12]
 
     def describe(self):
         """Short text for the report, e.g. ``"180 S + 180 D"``."""

@@ -36,6 +36,11 @@ def _cpu_model():
     return platform.processor() or None
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages, or None where unknown."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def blas_info():
     """The thread pools threadpoolctl sees, with their kernel and thread count."""
     from threadpoolctl import threadpool_info
@@ -93,7 +98,7 @@ def collect(args):
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average": load_average(),
         "versions": {name: _version(name) for name in PACKAGES},
         "threads": args.threads,
         "native_blas": args.native_blas,

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import cli
 import data
 import envinfo
+import numpy as np
 import report
 from registry import LEARNERS, OURS
 
@@ -29,8 +29,22 @@ class Fit:
     wall: float = float("nan")
     cpu: float = float("nan")
     estimator: Any = None
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # (text, "fit" or "transform")
     error: str | None = None
+
+
+def _warning_text(w):
+    return f"{w.category.__name__}: {w.message}"
+
+
+def _merge_warnings(fits):
+    """Distinct warnings of ``fits``, each with where it was raised."""
+    where = {}
+    for fit in fits:
+        for text, origin in fit.warnings:
+            where.setdefault(text, set()).add(origin)
+    return [f"{text} (in {', '.join(sorted(origins))})"
+            for text, origins in sorted(where.items())]
 
 
 @contextmanager
@@ -72,7 +86,7 @@ def fit_once(factory, fit_args):
             result.error = traceback.format_exc()
         result.cpu = time.process_time() - cpu0
         result.wall = time.perf_counter() - wall0
-    result.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+    result.warnings = [(_warning_text(w), "fit") for w in caught]
     if result.error is None:
         result.estimator = estimator
     return result
@@ -82,7 +96,8 @@ def peak_memory_mib(factory, fit_args):
     """Peak of the memory traced by ``tracemalloc`` during one extra fit, in MiB.
 
     Python and NumPy allocations are traced; arrays allocated inside
-    numba-compiled code and BLAS work buffers are not.
+    numba-compiled code and BLAS work buffers are not. Returns ``None`` when
+    the fit raises (the timed fits report the error).
     """
     estimator = factory()
     gc.collect()
@@ -92,9 +107,17 @@ def peak_memory_mib(factory, fit_args):
             warnings.simplefilter("ignore")
             estimator.fit(*fit_args)
         _, peak = tracemalloc.get_traced_memory()
+    except Exception:  # not this function's to report
+        return None
     finally:
         tracemalloc.stop()
     return peak / 2**20
+
+
+def metric_rank(M, rtol=1e-8):
+    """Numerical rank of a PSD matrix: eigenvalues above ``rtol`` times the largest."""
+    w = np.linalg.eigvalsh(0.5 * (M + M.T))
+    return int(np.sum(w > rtol * max(w.max(), 0.0))) if w.size else 0
 
 
 def _score(learner, fit, ds, constraints):
@@ -110,11 +133,12 @@ def _score(learner, fit, ds, constraints):
             accuracy = data.knn_accuracy(ds, est.transform)
         except Exception:  # reported like a failed fit
             return {"score_error": traceback.format_exc()}
-    fit.warnings += [f"{w.category.__name__}: {w.message} (scoring)" for w in caught]
+    fit.warnings += [(_warning_text(w), "transform") for w in caught]
     n_iter = getattr(est, "n_iter_", None)
     converged = getattr(est, "converged_", None)
     return {
         "objective": objective,
+        "rank": metric_rank(est.get_mahalanobis_matrix()),
         "knn_accuracy": accuracy,
         "n_iter": None if n_iter is None else int(n_iter),
         "converged": None if converged is None else bool(converged),
@@ -131,11 +155,11 @@ def _library_summary(learner, fits, ds, constraints):
         "cpu": [f.cpu for f in good],
         "wall_median": statistics.median(f.wall for f in good) if good else None,
         "cpu_median": statistics.median(f.cpu for f in good) if good else None,
-        "warnings": sorted({w for f in fits for w in f.warnings}),
+        "warnings": _merge_warnings(fits),
         "error": next((f.error for f in fits if f.error is not None), None),
     }
     out.update(scores)
-    if good:
+    if "objective" in scores:
         values = [learner.objective(f.estimator, constraints) for f in good]
         out["objective_spread"] = max(values) - min(values)
     return out
@@ -199,6 +223,7 @@ def _cell_record(name, learner, ds, constraints, libraries):
         "n_features": int(ds.n_features),
         "n_classes": int(ds.n_classes),
         "constraints": constraints.describe(),
+        "constraints_digest": constraints.digest(),
         "euclidean_knn_accuracy": data.knn_accuracy(ds),
         "libraries": libraries,
     }
@@ -206,8 +231,6 @@ def _cell_record(name, learner, ds, constraints, libraries):
 
 def run(args):
     """Run the benchmark described by the parsed flags; return an exit code."""
-    if set(cli.LEARNERS) != set(LEARNERS):
-        raise RuntimeError("cli.LEARNERS and registry.LEARNERS disagree")
     env = envinfo.collect(args)
     with pinned_threads(args.threads):
         env["blas_pinned"] = envinfo.blas_info()
@@ -228,9 +251,11 @@ def run(args):
                 cell = _cell_record(name, learner, ds, constraints, libraries)
                 cells.append(cell)
                 print(report.cell_text(cell), flush=True)
+    env["load_average_end"] = envinfo.load_average()
     paths = report.write(env, cells, args.out)
     print(report.markdown(env, cells))
     print("[bench] wrote " + ", ".join(str(p) for p in paths))
     envinfo.cleanup(env)
     # exit 1 when metriclearn itself failed somewhere; anchors may fail freely
-    return int(any(c["libraries"][OURS].get("error") for c in cells))
+    ours = [c["libraries"][OURS] for c in cells]
+    return int(any(r.get("error") or r.get("score_error") for r in ours))

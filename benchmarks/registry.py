@@ -1,19 +1,17 @@
 """The learners the benchmark knows: one ``Learner`` entry per learner.
 
-To add a learner, add one entry to ``LEARNERS`` (and its name to
-``cli.LEARNERS``): how to build each library's unfitted estimator, which
-constraints it fits on (a key of ``data.CONSTRAINTS``), and how to score a
-fitted estimator with an objective that compares solutions of both
-libraries. The first library of ``estimators`` is ours; the others are
-anchors. Libraries are imported inside the factories, so this module imports
-without them.
+To add a learner, add one entry to ``LEARNERS``: how to build each
+library's unfitted estimator, which constraints it fits on (a key of
+``data.CONSTRAINTS``), and how to score a fitted estimator with an objective
+that compares solutions of both libraries. The first library of
+``estimators`` is ours; the others are anchors. Every import beyond the
+standard library happens inside the functions, so ``run.py --help`` can list
+the learners before the benchmark environment exists.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 OURS = "metriclearn"
 ANCHOR = "metric-learn"
@@ -80,6 +78,8 @@ def _mmc_full_objective(estimator, constraints):
 
 def _mmc_diagonal_objective(estimator, constraints):
     """Xing's ``h(a)`` at the diagonal of ``M`` (lower is better)."""
+    import numpy as np
+
     from metriclearn._mmc import mmc_diagonal_objective
 
     a = np.diag(estimator.get_mahalanobis_matrix())

@@ -25,6 +25,10 @@ def _pools(pools):
     ) or "none found"
 
 
+def _load(values):
+    return "/".join(f"{x:.2f}" for x in values) if values else "-"
+
+
 def header_lines(env):
     """The run's circumstances, one fact per line."""
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
@@ -32,13 +36,12 @@ def header_lines(env):
         f"{k}={v if v is not None else '(unset)'}" for k, v in env["blas_env"].items()
     )
     cache = env["numba_cache"]
-    load = env["load_average"]
     return [
         "# metriclearn vs metric-learn 0.7.0",
         f"- started {env['started']}: `{env['command']}`",
         f"- Python {env['python']} on {env['platform']}; CPU {env['cpu']}, "
-        f"{env['cpu_count']} cores, load average "
-        f"{', '.join(f'{x:.2f}' for x in load) if load else '-'} at start",
+        f"{env['cpu_count']} cores, load average {_load(env['load_average'])} at "
+        f"start, {_load(env.get('load_average_end'))} at end",
         f"- {versions}",
         f"- threads pinned to {env['threads']} for every library "
         "(threadpoolctl for BLAS/OpenMP, numba.set_num_threads)",
@@ -73,6 +76,7 @@ def cell_text(cell):
             f"cpu {_fmt(res['cpu_median'])} s{ratio}  "
             f"objective {_fmt(res.get('objective'), '.8g')}  "
             f"3-NN {_fmt(res.get('knn_accuracy'), '.3f')}  "
+            f"rank {_fmt(res.get('rank'), 'd')}  "
             f"n_iter {_fmt(res.get('n_iter'), 'd')}"
         )
     return "\n".join(lines)
@@ -97,7 +101,7 @@ COLUMNS = (
     "data set", "learner", "n x d", "pairs", "library", "fits",
     "median wall (s)", "median CPU (s)", "first call (s)", "wall ratio",
     "CPU ratio", "objective", "better objective", "3-NN acc", "Euclid. 3-NN",
-    "n_iter", "converged", "peak MiB",
+    "rank of M", "n_iter", "converged", "peak MiB",
 )
 
 
@@ -121,6 +125,7 @@ def _row(cell, lib, res):
         "" if first else _better(cell, lib),
         _fmt(res.get("knn_accuracy"), ".3f"),
         _fmt(cell["euclidean_knn_accuracy"], ".3f") if first else "",
+        _fmt(res.get("rank"), "d"),
         _fmt(res.get("n_iter"), "d"),
         _fmt(res.get("converged"), ""),
         _fmt(res.get("peak_mib"), ".2f"),

@@ -80,6 +80,15 @@ def reexec_in_venv(argv, native_blas=False, cold_numba=False):
 
     ``--native-blas`` and ``--cold-numba`` are applied here, because OpenBLAS
     and numba read their variables once, when first loaded.
+
+    Parameters
+    ----------
+    argv : list of str
+        The command-line flags, passed on unchanged.
+    native_blas : bool, default=False
+        Drop ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` from the environment.
+    cold_numba : bool, default=False
+        Give numba a fresh, empty cache directory.
     """
     env = os.environ.copy()
     env[CHILD_FLAG] = "1"

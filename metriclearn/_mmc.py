@@ -330,7 +330,7 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
                 sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter,
                 self.tol, self.verbose,
             )
-            components = np.diag(np.sqrt(a))
+            components = components_from_metric(np.diag(a))
         else:
             M, history, n_iter, converged = _solve_full(
                 sim, dis, M0, self.max_iter, self.tol, self.verbose,
@@ -482,6 +482,12 @@ class MMC(PairsClassifierMixin, _BaseMMC):
         self
         """
         calibration_params = dict(calibration_params or {})
+        unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
+        if unknown:
+            raise ValueError(
+                "calibration_params accepts the keys 'strategy', 'min_rate' and "
+                f"'beta'; got unknown keys {unknown}"
+            )
         _validate_calibration(
             calibration_params.get("strategy", "accuracy"),
             calibration_params.get("min_rate"),

@@ -275,3 +275,19 @@ def test_supervised_is_deterministic_and_n_constraints_matters():
     np.testing.assert_array_equal(a, b)
     c = MMC_Supervised(random_state=7, n_constraints=30).fit(X, y).components_
     assert not np.allclose(a, c)
+
+
+def test_unknown_calibration_key_is_rejected_before_fitting():
+    pairs, y = PROBLEMS["toy2y"]
+    mmc = MMC()
+    with pytest.raises(ValueError, match=r"got unknown keys \['foo'\]"):
+        mmc.fit(pairs, y, calibration_params={"foo": 1})
+    assert not hasattr(mmc, "components_")
+
+
+def test_diagonal_components_are_ordered_by_weight():
+    pairs, y = PROBLEMS["wine"]
+    L = MMC(diagonal=True).fit(pairs, y).components_
+    norms = np.linalg.norm(L, axis=1)
+    assert np.all(np.diff(norms) <= 0)
+    np.testing.assert_allclose(L.T @ L, np.diag(np.diag(L.T @ L)), atol=1e-15)
