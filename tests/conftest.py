@@ -96,6 +96,12 @@ def spec_id(spec):
     return spec.id
 
 
+# parametrize markers over the discovered learners, shared by the test modules
+all_specs = pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
+pairs_specs = pytest.mark.parametrize("spec", PAIRS_SPECS, ids=spec_id)
+supervised_specs = pytest.mark.parametrize("spec", SUPERVISED_SPECS, ids=spec_id)
+
+
 def toy_pairs(X, y, n_constraints=40, random_state=0):
     """Index pairs (similar first) and their +1/-1 labels drawn from labels."""
     return Constraints(y).pairs(n_constraints, random_state=random_state)

@@ -12,7 +12,10 @@ from conftest import (
     ALL_SPECS,
     PAIRS_SPECS,
     SUPERVISED_SPECS,
+    all_specs,
+    pairs_specs,
     spec_id,
+    supervised_specs,
     toy_pairs,
     training_input,
 )
@@ -20,9 +23,6 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-all_specs = pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
-pairs_specs = pytest.mark.parametrize("spec", PAIRS_SPECS, ids=spec_id)
-supervised_specs = pytest.mark.parametrize("spec", SUPERVISED_SPECS, ids=spec_id)
 # Xing's MMC: ``init`` is a Mahalanobis matrix, and pairs of identical points
 # leave its objective undefined (algorithm-specific errors)
 mmc_specs = pytest.mark.parametrize(

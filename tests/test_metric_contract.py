@@ -10,11 +10,10 @@ import warnings
 import numpy as np
 import pytest
 from conftest import (
-    ALL_SPECS,
-    PAIRS_SPECS,
-    SUPERVISED_SPECS,
+    all_specs,
     fit_spec,
-    spec_id,
+    pairs_specs,
+    supervised_specs,
     toy_pairs,
     training_input,
 )
@@ -27,10 +26,6 @@ from sklearn.pipeline import Pipeline
 
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
-
-all_specs = pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
-pairs_specs = pytest.mark.parametrize("spec", PAIRS_SPECS, ids=spec_id)
-supervised_specs = pytest.mark.parametrize("spec", SUPERVISED_SPECS, ids=spec_id)
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from conftest import PAIRS_SPECS, spec_id, toy_pairs
+from conftest import PAIRS_SPECS, pairs_specs, spec_id, toy_pairs
 from numpy.testing import assert_array_equal
 from sklearn.metrics import accuracy_score, fbeta_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from metriclearn.datasets import make_xing_toy
-
-pairs_specs = pytest.mark.parametrize("spec", PAIRS_SPECS, ids=spec_id)
 
 
 @pytest.fixture
