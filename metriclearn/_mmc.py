@@ -125,13 +125,16 @@ def _whitening(sim, dis):
 _WINDOW = 3
 
 
-def _full_value_grad(M, dis):
-    d2 = np.maximum(paired_sq_mahalanobis(dis, M), 0.0)
-    dist = np.sqrt(d2)
-    g = dist.sum()
+def _full_value(M, dis):
+    """``g(M) = sum_D ||d||_M`` and the distances it sums."""
+    dist = np.sqrt(np.maximum(paired_sq_mahalanobis(dis, M), 0.0))
+    return dist.sum(), dist
+
+
+def _full_grad(dis, dist):
+    """``grad g = sum_D d d^T / (2 ||d||_M)``, from the distances at ``M``."""
     floor = 1e-12 * max(dist.max(), 1e-300)
-    G = weighted_outer_sum(dis, 0.5 / np.maximum(dist, floor))
-    return g, G
+    return weighted_outer_sum(dis, 0.5 / np.maximum(dist, floor))
 
 
 def _solve_full(sim, dis, M0, max_iter, tol, verbose):
@@ -147,7 +150,8 @@ def _solve_full(sim, dis, M0, max_iter, tol, verbose):
     T_pinv = np.linalg.pinv(T)
     M = T_pinv.T @ M0 @ T_pinv
     M = project_psd_trace(M / max(np.trace(M), 1e-300), 1.0)
-    g, G = _full_value_grad(M, dis_w)
+    g, dist = _full_value(M, dis_w)
+    G = _full_grad(dis_w, dist)
     history = [g]
     alpha = np.linalg.norm(M) / max(np.linalg.norm(G), 1e-300)
     alpha_lo, alpha_hi = alpha * 1e-10, alpha * 1e10
@@ -158,7 +162,7 @@ def _solve_full(sim, dis, M0, max_iter, tol, verbose):
         t = 1.0
         while True:
             Mn = M + t * D
-            gn, Gn = _full_value_grad(Mn, dis_w)
+            gn, dist = _full_value(Mn, dis_w)
             if gn >= g + 1e-4 * t * slope:
                 break
             t *= 0.5
@@ -168,6 +172,8 @@ def _solve_full(sim, dis, M0, max_iter, tol, verbose):
             # no ascent left at working precision: M is stationary
             converged = True
             break
+        # the gradient only at the accepted point, not at rejected trials
+        Gn = _full_grad(dis_w, dist)
         s = Mn - M
         sy = -float(np.sum(s * (Gn - G)))
         ss = float(np.sum(s * s))

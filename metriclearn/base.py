@@ -122,13 +122,10 @@ def check_pairs(pairs, y=None, *, preprocessor=None, n_features=None,
     pairs : ndarray of shape (n, tuple_size, n_features), float64, C order
     y : ndarray of shape (n,), int (only if ``y`` was given)
     """
-    if hasattr(pairs, "shape") and not isinstance(pairs, np.ndarray):
-        # sparse matrices and other array-likes
-        if hasattr(pairs, "toarray"):
-            raise TypeError(
-                f"{name} must be a dense array; sparse input is not supported "
-                "for tuples"
-            )
+    if hasattr(pairs, "toarray"):  # scipy.sparse
+        raise TypeError(
+            f"{name} must be a dense array; sparse input is not supported for tuples"
+        )
     arr = np.asarray(pairs)
     if arr.dtype == object:
         raise ValueError(f"{name} must be a numeric array; got dtype object")
