@@ -7,6 +7,7 @@ k-means in a scikit-learn ``Pipeline``.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._itml import ITML, ITML_Supervised
 from ._mmc import MMC, MMC_Supervised
 from .constraints import Constraints
 
@@ -15,4 +16,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["MMC", "MMC_Supervised", "Constraints", "__version__"]
+__all__ = ["MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "Constraints", "__version__"]

@@ -7,7 +7,7 @@ dependency (the ``reference`` extra) imported on first use.
 
 import numpy as np
 
-__all__ = ["mmc_full_reference", "mmc_diagonal_reference"]
+__all__ = ["mmc_full_reference", "mmc_diagonal_reference", "itml_reference"]
 
 # Solver used for every reference problem: an interior-point method for
 # exponential, second-order and PSD cones, accurate to about 1e-8.
@@ -107,3 +107,44 @@ def mmc_diagonal_reference(pairs, y, diagonal_c=1.0):
     c = float(diagonal_c)
     value = 0.5 * c - 0.5 * c * np.log(0.5 * c) - c * np.log(G)
     return float(value), 0.5 * c * np.maximum(np.asarray(b.value), 0.0) / scale**2
+
+
+def itml_reference(pairs, y, bounds, prior, gamma=1.0):
+    """ITML's problem, ``min D_ld(M, M0) + gamma D_ld(diag xi, diag xi0)``
+    subject to ``||d||_M^2 <= xi`` on similar and ``>= xi`` on dissimilar pairs.
+
+    ``xi0`` is ``bounds[0]`` for a similar pair and ``bounds[1]`` for a
+    dissimilar one; ``gamma=np.inf`` makes the constraints hard (``xi = xi0``).
+    Pairs of identical points are left out (they constrain nothing).
+
+    Returns
+    -------
+    value : float
+        The optimal objective, constants included (0 at ``M = M0``,
+        ``xi = xi0``).
+    M : ndarray of shape (n_features, n_features)
+        The optimal matrix (unique: the objective is strictly convex).
+    """
+    cp = _cvxpy()
+    pairs = np.asarray(pairs, dtype=np.float64)
+    y = np.asarray(y)
+    M0 = np.asarray(prior, dtype=np.float64)
+    diff = pairs[:, 0, :] - pairs[:, 1, :]
+    keep = np.any(diff != 0, axis=1)
+    diff, y = diff[keep], y[keep]
+    d = diff.shape[1]
+    delta = np.where(y == 1, 1.0, -1.0)
+    xi0 = np.where(delta > 0, bounds[0], bounds[1])
+    M0_inv = np.linalg.inv(M0)
+    _, logdet0 = np.linalg.slogdet(M0)
+    M = cp.Variable((d, d), PSD=True)
+    sq = cp.sum(cp.multiply(diff @ M, diff), axis=1)
+    objective = cp.trace(M0_inv @ M) - cp.log_det(M) + logdet0 - d
+    if np.isinf(gamma):
+        constraints = [cp.multiply(delta, sq) <= delta * xi0]
+    else:
+        xi = cp.Variable(diff.shape[0], pos=True)
+        objective += gamma * cp.sum(xi / xi0 - cp.log(xi) + np.log(xi0) - 1.0)
+        constraints = [cp.multiply(delta, sq - xi) <= 0]
+    value = _solve(cp.Problem(cp.Minimize(objective), constraints))
+    return float(value), np.asarray(M.value)

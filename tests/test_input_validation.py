@@ -457,6 +457,7 @@ def test_mmc_supervised_needs_distinct_points_in_a_class(spec, toy):
         ("tol", -1e-3, "Got -0.001 instead"),
         ("tol", "small", "Got 'small' instead"),
         ("init", "pca_or_so", "Got 'pca_or_so' instead"),
+        ("prior", "pca_or_so", "Got 'pca_or_so' instead"),
         ("random_state", "seed", "Got 'seed' instead"),
     ],
 )

@@ -1,0 +1,530 @@
+"""Information-Theoretic Metric Learning (Davis et al. 2007): ITML and ITML_Supervised."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._kernels.distances import paired_sq_mahalanobis
+from ._kernels.itml import bregman_sweep
+from .base import (
+    MahalanobisMixin,
+    PairsClassifierMixin,
+    _validate_calibration,
+    check_pairs,
+    check_points,
+    check_preprocessor,
+    components_from_metric,
+    initial_metric,
+    restore_on_error,
+)
+from .constraints import Constraints
+
+__all__ = ["ITML", "ITML_Supervised", "itml_objective", "itml_default_bounds"]
+
+# Pairs of distinct points drawn to estimate the default bounds. Below this
+# many pairs in all, every pair is used and the bounds are exact.
+_BOUNDS_SAMPLE = 100_000
+_BOUNDS_PERCENTILES = (5.0, 95.0)
+
+
+# --------------------------------------------------------------------------
+# objective and bounds (also used by tests and benchmarks)
+# --------------------------------------------------------------------------
+
+
+def _logdet(M, name):
+    try:
+        c, _ = cho_factor(M, lower=True, check_finite=False)
+    except LinAlgError:
+        raise ValueError(f"the {name} is not positive definite") from None
+    return 2.0 * np.log(np.diag(c)).sum()
+
+
+def _slack_divergence(xi, xi0):
+    r = xi / xi0
+    return float(np.sum(r - np.log(r) - 1.0))
+
+
+def itml_objective(M, M0, xi, xi0, gamma):
+    r"""ITML's objective ``D_ld(M, M0) + gamma * D_ld(diag(xi), diag(xi0))``.
+
+    With :math:`D_{ld}(A, B) = \operatorname{tr}(A B^{-1}) - \log\det(A B^{-1}) - d`
+    (lower is better; ``gamma=inf`` drops the slack term, whose ``xi`` then
+    equals ``xi0``).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    M0 = np.asarray(M0, dtype=np.float64)
+    d = M.shape[0]
+    M0_inv = np.linalg.inv(M0)
+    value = float(np.sum(M * M0_inv)) - _logdet(M, "matrix") + _logdet(M0, "prior") - d
+    if np.isfinite(gamma):
+        value += gamma * _slack_divergence(np.asarray(xi), np.asarray(xi0))
+    return value
+
+
+def itml_default_bounds(points, prior, random_state=None):
+    """The 5th and 95th percentiles of squared distances under ``prior``.
+
+    Over every pair of distinct rows of ``points`` when there are at most
+    100,000 such pairs, otherwise over 100,000 pairs drawn at random (never an
+    ``n x n`` matrix). Pairs at distance zero (duplicate points) are left out.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    prior : ndarray of shape (n_features, n_features)
+        The prior Mahalanobis matrix ``M0``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draw (used only above 100,000 pairs).
+
+    Returns
+    -------
+    ndarray of shape (2,)
+        ``[u, l]``: the upper bound for similar pairs and the lower bound for
+        dissimilar ones, both on squared distances.
+    """
+    n = points.shape[0]
+    if n * (n - 1) // 2 <= _BOUNDS_SAMPLE:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        rng = check_random_state(random_state)
+        i = rng.randint(0, n, size=_BOUNDS_SAMPLE)
+        j = (i + rng.randint(1, n, size=_BOUNDS_SAMPLE)) % n  # j != i
+    diff = points[i] - points[j]
+    sq = paired_sq_mahalanobis(np.ascontiguousarray(diff), prior)
+    sq = sq[sq > 0.0]
+    if sq.shape[0] == 0:
+        raise ValueError(
+            "ITML cannot derive default bounds: all points are identical; pass "
+            "bounds=[u, l] to fit"
+        )
+    return np.percentile(sq, _BOUNDS_PERCENTILES)
+
+
+def _check_bounds(bounds):
+    try:
+        arr = np.asarray(bounds, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != (2,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            "bounds must be two positive, finite numbers [u, l] (squared-distance "
+            f"bounds for similar and dissimilar pairs); got {bounds!r}"
+        )
+    return arr
+
+
+def _check_prior(M0, name="prior"):
+    w = np.linalg.eigvalsh(M0)
+    if not w[0] > 1e-12 * max(abs(w[-1]), 1e-300):
+        raise ValueError(
+            f"ITML needs a positive definite {name} (the LogDet divergence is "
+            f"infinite otherwise); smallest eigenvalue {w[0]:g}. With "
+            f"{name}='covariance', this means the points' covariance is singular: "
+            f"use {name}='identity' or drop constant or collinear features"
+        )
+
+
+# --------------------------------------------------------------------------
+# solver
+# --------------------------------------------------------------------------
+
+
+def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
+    """Cyclic Bregman projections until the dual variables settle.
+
+    Returns ``M, xi, history, n_iter, converged``.
+    """
+    M = np.array(M0, dtype=np.float64, order="C")
+    m = V.shape[0]
+    lam = np.zeros(m)
+    xi = xi0.copy()
+    M0_inv = np.linalg.inv(M0)
+    logdet0 = _logdet(M0, "prior")
+    d = M0.shape[0]
+    slack = np.isfinite(gamma)
+    history = []
+    converged = False
+    n_iter = 0
+    lam_old = lam.copy()
+    for n_iter in range(1, max_iter + 1):
+        n_updates = bregman_sweep(M, V, delta, lam, xi, gamma)
+        try:
+            value = float(np.sum(M * M0_inv)) - _logdet(M, "matrix") + logdet0 - d
+        except ValueError:
+            raise FloatingPointError(
+                f"ITML lost positive definiteness after {n_iter} sweeps; the features "
+                "may span too many orders of magnitude (standardise them) or gamma "
+                "may be too large"
+            ) from None
+        if slack:
+            value += gamma * _slack_divergence(xi, xi0)
+        history.append(value)
+        total = lam.sum()
+        change = np.abs(lam - lam_old).sum()
+        rel = change / total if total > 0.0 else 0.0
+        if verbose:
+            print(
+                f"[ITML] sweep {n_iter:4d}  objective {value:.6e}  dual change "
+                f"{rel:.3e}  updates {n_updates}"
+            )
+        if rel < tol or n_updates == 0:
+            converged = True
+            break
+        lam_old[:] = lam
+    return M, xi, history, n_iter, converged
+
+
+class _BaseITML(MahalanobisMixin, BaseEstimator):
+    _parameter_constraints = {
+        "gamma": [Interval(Real, 0, np.inf, closed="right")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "prior": [StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "verbose": ["verbose"],
+        "preprocessor": [None, callable, "array-like"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, prior="identity",
+                 verbose=False, preprocessor=None, random_state=None):
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.tol = tol
+        self.prior = prior
+        self.verbose = verbose
+        self.preprocessor = preprocessor
+        self.random_state = random_state
+
+    def _fit_pairs(self, pairs, y, bounds, points, rng):
+        """Learn M from validated pairs (float64, (n, 2, d)) and labels.
+
+        ``points`` are the points the prior's covariance and the default
+        bounds are taken from.
+        """
+        d = pairs.shape[2]
+        M0 = initial_metric(self.prior, points, d, rng, name="prior")
+        _check_prior(M0)
+        if bounds is None:
+            bounds = itml_default_bounds(points, M0, rng)
+        else:
+            bounds = _check_bounds(bounds)
+        V = pairs[:, 0, :] - pairs[:, 1, :]
+        keep = np.any(V != 0.0, axis=1)  # identical points: no constraint
+        # similar pairs first, then dissimilar ones, each in the given order
+        order = np.concatenate([np.flatnonzero(keep & (y == 1)),
+                                np.flatnonzero(keep & (y == -1))])
+        V = np.ascontiguousarray(V[order])
+        delta = np.where(y[order] == 1, 1.0, -1.0)
+        xi0 = np.where(delta > 0, bounds[0], bounds[1])
+        M, xi, history, n_iter, converged = _solve(
+            V, delta, M0, xi0, float(self.gamma), self.max_iter, self.tol, self.verbose
+        )
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+                f"sweeps (tol={self.tol}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self.components_ = components_from_metric(M)
+        self.bounds_ = bounds
+        self.prior_ = M0
+        self.n_iter_ = n_iter
+        self.objective_history_ = np.asarray(history)
+        self.converged_ = converged
+        return self
+
+
+class ITML(PairsClassifierMixin, _BaseITML):
+    r"""Information-Theoretic Metric Learning (ITML), learned from pairs.
+
+    ITML finds the matrix closest to a prior ``M0`` in LogDet divergence
+    whose squared distances stay below ``u`` on similar pairs and above ``l``
+    on dissimilar ones, each bound relaxed by a slack that is itself kept
+    close to its target (Davis et al. 2007, problem (4.4)):
+
+    .. math::
+
+        \min_{M \succ 0,\ \xi} \; D_{ld}(M, M_0)
+        + \gamma\, D_{ld}(\operatorname{diag}\xi, \operatorname{diag}\xi_0)
+        \quad \text{s.t.} \quad
+        \|x - x'\|_M^2 \le \xi_{xx'} \ \ ((x, x') \in S), \qquad
+        \|x - x'\|_M^2 \ge \xi_{xx'} \ \ ((x, x') \in D)
+
+    where
+
+    - :math:`D_{ld}(A, B) = \operatorname{tr}(A B^{-1}) - \log\det(A B^{-1}) - d`
+      is the LogDet (Burg matrix) divergence;
+    - :math:`S` are the similar pairs (``y == +1``), :math:`D` the dissimilar
+      ones (``y == -1``), :math:`\|d\|_M^2 = d^T M d`;
+    - :math:`\xi_0` is ``u`` for a similar pair and ``l`` for a dissimilar
+      one (``bounds_``); :math:`\gamma` is ``gamma``.
+
+    The problem is convex. It is solved by cyclic Bregman projections [1]_
+    (their Algorithm 1): each sweep visits every constraint, similar pairs
+    first, and projects onto it with a rank-one update
+    :math:`M \leftarrow M + \beta\, M v v^T M` in O(d^2) operations, keeping
+    a non-negative dual variable per constraint so that earlier projections
+    can be undone. ``M`` stays symmetric positive definite throughout. The
+    sweep runs in compiled code. Pairs of identical points constrain nothing
+    and are skipped.
+
+    Parameters
+    ----------
+    gamma : float, default=1.0
+        Weight of the slack divergence: the larger, the closer the
+        constraints are enforced (``np.inf`` makes them hard).
+    max_iter : int, default=1000
+        Maximum number of sweeps over the constraints.
+    tol : float, default=1e-3
+        Stop when the dual variables changed by less than ``tol`` over a
+        sweep, relative to their sum (``sum |lam - lam_old| / sum lam``), or
+        when no projection changed ``M``.
+    prior : {'identity', 'covariance', 'random'} or array-like, default='identity'
+        The prior ``M0``: the identity, the inverse covariance of the points
+        in ``pairs``, a random SPD matrix, or a positive definite array of
+        shape ``(n_features, n_features)``. It must be positive definite.
+    verbose : bool or int, default=False
+        Print the objective and the dual change after each sweep.
+    preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
+        Lets ``pairs`` be given as ``(n_pairs, 2)`` integer indices: rows of
+        this array, or the points a callable returns for an array of indices.
+    random_state : int, RandomState instance or None, default=None
+        Seed of ``prior='random'`` and of the pairs drawn to estimate the
+        default bounds on large inputs.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_features, n_features)
+        The linear map ``L`` with ``M = L^T L`` (rows by decreasing weight).
+    bounds_ : ndarray of shape (2,)
+        ``[u, l]``, the bounds on squared distances that were used.
+    prior_ : ndarray of shape (n_features, n_features)
+        The prior matrix ``M0``.
+    n_iter_ : int
+        Number of sweeps run.
+    objective_history_ : ndarray
+        The objective after each sweep.
+    converged_ : bool
+        Whether ``tol`` was reached before ``max_iter``.
+    threshold_ : float
+        Pairs at a learned distance at most this are predicted similar.
+    n_features_in_ : int
+        Number of features of each point.
+    preprocessor_ : None, ndarray or callable
+        The validated preprocessor.
+
+    See Also
+    --------
+    ITML_Supervised : the same learner, from class labels.
+
+    Notes
+    -----
+    **Default bounds.** Without ``bounds``, ``u`` and ``l`` are the 5th and
+    95th percentiles of the *squared* distances under the prior between
+    distinct points of the input, as the paper defines them (the constraints
+    are on squared distances). They are computed over every pair of distinct
+    points when there are at most 100,000 pairs, and over 100,000 pairs drawn
+    with ``random_state`` otherwise. metric-learn 0.7.0 instead takes the
+    percentiles of *non-squared* Euclidean distances from a dense
+    ``n x n`` matrix (including its zero diagonal) and uses them as bounds on
+    squared distances, which sets much looser bounds for data at a scale
+    above 1 and much tighter ones below. Pass
+    ``bounds=[u, l]`` to reproduce any other choice.
+
+    References
+    ----------
+    .. [1] J. V. Davis, B. Kulis, P. Jain, S. Sra, I. S. Dhillon.
+           "Information-theoretic metric learning". ICML 2007.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metriclearn import ITML
+    >>> pairs = np.array([[[1.2, 7.5], [1.3, 1.5]], [[6.4, 2.6], [6.2, 9.7]],
+    ...                   [[1.3, 4.5], [3.2, 4.6]], [[6.2, 5.5], [5.4, 5.4]]])
+    >>> y = np.array([1, 1, -1, -1])
+    >>> itml = ITML().fit(pairs, y)
+    >>> itml.predict(pairs).tolist()
+    [1, 1, -1, -1]
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, pairs, y, bounds=None, calibration_params=None):
+        """Learn the metric from labelled pairs, then calibrate ``threshold_``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs of points, or integer indices into ``preprocessor``.
+        y : array-like of shape (n_pairs,)
+            +1 for similar pairs, -1 for dissimilar ones.
+        bounds : array-like of two floats, default=None
+            ``[u, l]``: bounds on the learned *squared* distance of similar
+            (at most ``u``) and dissimilar (at least ``l``) pairs, before
+            slack. ``None`` takes the 5th and 95th percentiles of squared
+            distances under the prior (see Notes).
+        calibration_params : dict, optional
+            Keyword arguments of :meth:`calibrate_threshold` (default: strategy
+            'accuracy').
+
+        Returns
+        -------
+        self
+        """
+        calibration_params = dict(calibration_params or {})
+        unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
+        if unknown:
+            raise ValueError(
+                "calibration_params accepts the keys 'strategy', 'min_rate' and "
+                f"'beta'; got unknown keys {unknown}"
+            )
+        _validate_calibration(
+            calibration_params.get("strategy", "accuracy"),
+            calibration_params.get("min_rate"),
+            calibration_params.get("beta", 1.0),
+        )
+        if bounds is not None:
+            _check_bounds(bounds)
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            pairs, y = check_pairs(pairs, y, preprocessor=self.preprocessor_,
+                                   ensure_both_labels=True)
+            self.n_features_in_ = pairs.shape[2]
+            points = np.unique(pairs.reshape(-1, pairs.shape[2]), axis=0)
+            self._fit_pairs(pairs, y, bounds, points, check_random_state(self.random_state))
+            self.calibrate_threshold(pairs, y, **calibration_params)
+        return self
+
+
+class ITML_Supervised(_BaseITML):
+    """Information-Theoretic Metric Learning (ITML), learned from class labels.
+
+    Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
+    pairs (different classes) from the labels with
+    :class:`~metriclearn.Constraints`, then solves :class:`ITML`'s problem.
+    Every distinct label is a class (also negative ones).
+
+    Parameters
+    ----------
+    gamma : float, default=1.0
+        Weight of the slack divergence (``np.inf``: hard constraints).
+    max_iter : int, default=1000
+        Maximum number of sweeps over the constraints.
+    tol : float, default=1e-3
+        Tolerance on the relative change of the dual variables (see
+        :class:`ITML`).
+    n_constraints : int, default=None
+        Number of similar and of dissimilar pairs to draw; ``None`` means
+        ``20 * n_classes**2``.
+    prior : {'identity', 'covariance', 'random'} or array-like, default='identity'
+        The prior ``M0`` (see :class:`ITML`); 'covariance' is the inverse
+        covariance of ``X``.
+    verbose : bool or int, default=False
+        Print progress after each sweep.
+    preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
+        Lets ``X`` be given as a 1-D array of indices.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the pairs drawn, of ``prior='random'`` and of the pairs drawn
+        to estimate the default bounds on large inputs.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_features, n_features)
+        The linear map ``L`` with ``M = L^T L``.
+    bounds_ : ndarray of shape (2,)
+        ``[u, l]``, the bounds on squared distances that were used.
+    prior_ : ndarray of shape (n_features, n_features)
+        The prior matrix ``M0``.
+    n_iter_ : int
+        Number of sweeps run.
+    objective_history_ : ndarray
+        The objective after each sweep.
+    converged_ : bool
+        Whether ``tol`` was reached before ``max_iter``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` has string column names.
+
+    Notes
+    -----
+    Without ``bounds``, ``u`` and ``l`` are the 5th and 95th percentiles of
+    squared distances under the prior between distinct points of ``X`` (see
+    :class:`ITML`, which takes them from the points of its pairs).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from metriclearn import ITML_Supervised
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(ITML_Supervised(random_state=0), KNeighborsClassifier(3))
+    >>> model.fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseITML._parameter_constraints,
+        "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, n_constraints=None,
+                 prior="identity", verbose=False, preprocessor=None, random_state=None):
+        super().__init__(
+            gamma=gamma, max_iter=max_iter, tol=tol, prior=prior, verbose=verbose,
+            preprocessor=preprocessor, random_state=random_state,
+        )
+        self.n_constraints = n_constraints
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, bounds=None):
+        """Learn the metric from points and their class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points (or a 1-D array of indices into ``preprocessor``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        bounds : array-like of two floats, default=None
+            ``[u, l]``, bounds on squared distances (see :meth:`ITML.fit`).
+
+        Returns
+        -------
+        self
+        """
+        if bounds is not None:
+            _check_bounds(bounds)
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
+            classes = np.unique(y)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "ITML_Supervised needs at least 2 classes in y; got "
+                    f"{classes.shape[0]} class ({classes.tolist()})"
+                )
+            n_constraints = self.n_constraints
+            if n_constraints is None:
+                n_constraints = 20 * classes.shape[0] ** 2
+            rng = check_random_state(self.random_state)
+            pairs, labels = Constraints(y, unlabeled=None).pairs(
+                n_constraints, random_state=rng
+            )
+            X = np.ascontiguousarray(X, dtype=np.float64)
+            self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, bounds, X, rng)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
