@@ -56,28 +56,38 @@ class PairConstraints:
         +1 for a similar pair, -1 for a dissimilar one.
     n_constraints : int
         The number of pairs of each kind that was asked for.
+    bounds : ndarray of shape (2,) or None
+        Distance bounds passed to ``fit`` after the labels (ITML), or None.
     """
 
     pairs: np.ndarray
     y: np.ndarray
     n_constraints: int
+    bounds: np.ndarray | None = None
 
     @property
     def fit_args(self):
         """Positional arguments of ``fit``."""
-        return (self.pairs, self.y)
+        if self.bounds is None:
+            return (self.pairs, self.y)
+        return (self.pairs, self.y, self.bounds)
 
     def digest(self):
         """Short hash of the pairs and labels, to tell whether two runs fitted
         the same problem."""
         h = hashlib.sha256(np.ascontiguousarray(self.pairs).tobytes())
         h.update(np.ascontiguousarray(self.y).tobytes())
+        if self.bounds is not None:
+            h.update(np.ascontiguousarray(self.bounds).tobytes())
         return h.hexdigest()[:12]
 
     def describe(self):
         """Short text for the report, e.g. ``"180 S + 180 D"``."""
         n_sim = int(np.sum(self.y == 1))
-        return f"{n_sim} S + {self.y.shape[0] - n_sim} D"
+        text = f"{n_sim} S + {self.y.shape[0] - n_sim} D"
+        if self.bounds is not None:
+            text += f", bounds [{self.bounds[0]:.4g}, {self.bounds[1]:.4g}]"
+        return text
 
 
 def load(name):
@@ -115,8 +125,26 @@ def supervised_pairs(ds):
     return PairConstraints(ds.X_train[idx], y, n_constraints)
 
 
+def supervised_pairs_bounds(ds):
+    """``supervised_pairs`` with ITML's distance bounds, given to every library.
+
+    The bounds are metriclearn's defaults for these pairs (5th and 95th
+    percentiles of squared Euclidean distances between their distinct
+    points), passed explicitly so that both libraries solve the same problem.
+    """
+    from metriclearn._itml import itml_default_bounds
+
+    c = supervised_pairs(ds)
+    points = np.unique(c.pairs.reshape(-1, ds.n_features), axis=0)
+    bounds = itml_default_bounds(points, np.eye(ds.n_features), random_state=SEED)
+    return PairConstraints(c.pairs, c.y, c.n_constraints, bounds)
+
+
 # name -> function(DataSet) -> constraints object with ``fit_args``.
-CONSTRAINTS = {"supervised_pairs": supervised_pairs}
+CONSTRAINTS = {
+    "supervised_pairs": supervised_pairs,
+    "supervised_pairs_bounds": supervised_pairs_bounds,
+}
 
 
 def knn_accuracy(ds, transform=None):

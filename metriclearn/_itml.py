@@ -25,7 +25,9 @@ from .base import (
 )
 from .constraints import Constraints
 
-__all__ = ["ITML", "ITML_Supervised", "itml_objective", "itml_default_bounds"]
+__all__ = [
+    "ITML", "ITML_Supervised", "itml_objective", "itml_pairs_objective", "itml_default_bounds",
+]
 
 # Pairs of distinct points drawn to estimate the default bounds. Below this
 # many pairs in all, every pair is used and the bounds are exact.
@@ -66,6 +68,29 @@ def itml_objective(M, M0, xi, xi0, gamma):
     if np.isfinite(gamma):
         value += gamma * _slack_divergence(np.asarray(xi), np.asarray(xi0))
     return value
+
+
+def itml_pairs_objective(M, pairs, y, bounds, prior, gamma=1.0):
+    """ITML's objective at ``M`` with the best slacks for it.
+
+    For a fixed ``M`` the slack divergence is smallest at
+    ``xi = max(d^T M d, u)`` on a similar pair and ``min(d^T M d, l)`` on a
+    dissimilar one; this evaluates :func:`itml_objective` there, so the
+    solutions of any two implementations compare on ``M`` alone (lower is
+    better). With ``gamma=inf`` a violated constraint makes it ``inf``.
+    """
+    pairs = np.asarray(pairs, dtype=np.float64)
+    y = np.asarray(y)
+    V = pairs[:, 0, :] - pairs[:, 1, :]
+    keep = np.any(V != 0.0, axis=1)
+    V, y = np.ascontiguousarray(V[keep]), y[keep]
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    p = paired_sq_mahalanobis(V, 0.5 * (M + M.T))
+    xi0 = np.where(y == 1, bounds[0], bounds[1])
+    xi = np.where(y == 1, np.maximum(p, xi0), np.minimum(p, xi0))
+    if np.isinf(gamma):
+        return itml_objective(M, prior, None, None, gamma) if np.all(xi == xi0) else np.inf
+    return itml_objective(M, prior, xi, xi0, gamma)
 
 
 def itml_default_bounds(points, prior, random_state=None):
