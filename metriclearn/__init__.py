@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._itml import ITML, ITML_Supervised
 from ._mmc import MMC, MMC_Supervised
+from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised
 from .constraints import Constraints
 
 try:
@@ -16,4 +17,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "Constraints", "__version__"]
+__all__ = [
+    "MMC", "MMC_Supervised", "ITML", "ITML_Supervised",
+    "SGDMetricLearner", "SGDMetricLearner_Supervised",
+    "Constraints", "__version__",
+]

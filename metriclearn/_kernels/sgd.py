@@ -1,0 +1,182 @@
+"""Kernels of SGDMetricLearner: mini-batch steps of the pair hinge loss over
+``L``, and squared learned distances of index pairs, block by block.
+
+Every pair is two row indices into a point array ``X``; point pairs of shape
+``(n, 2, d)`` are handed in as ``X = pairs.reshape(2 n, d)`` with index pairs
+``(2 i, 2 i + 1)``, so one kernel serves both input forms. A mini-batch is
+gathered into a preallocated ``(B, d)`` buffer of differences ``D`` and costs
+two GEMMs: ``Z = D L^T`` and ``G = (w * Z)^T D``.
+"""
+
+import numpy as np
+from numba import njit
+
+# Rows per block in ``pair_sq_distances``: GEMMs large enough for BLAS to run
+# at full speed, buffers small enough to stay in cache.
+_BLOCK = 2048
+
+
+@njit(cache=True)
+def _gather(X, pairs, order, start, buf):
+    """``buf[i] = X[pairs[order[start + i], 0]] - X[pairs[order[start + i], 1]]``."""
+    m, d = buf.shape
+    for i in range(m):
+        p = order[start + i]
+        a = pairs[p, 0]
+        b = pairs[p, 1]
+        for j in range(d):
+            buf[i, j] = X[a, j] - X[b, j]
+
+
+@njit(cache=True)
+def _batch_weights(Z, labels, order, start, alpha, margin, sq, w):
+    """Squared norms ``sq`` of the rows of ``Z``, loss weights ``w`` and the
+    summed loss of the batch.
+
+    ``w`` is 1 for a similar pair and ``-alpha`` for a dissimilar pair whose
+    hinge ``margin - sq`` is active (0 otherwise): the gradient of the batch
+    loss is then ``2 (w * Z)^T D`` summed over the batch.
+    """
+    m, k = Z.shape
+    loss = 0.0
+    for i in range(m):
+        s = 0.0
+        for j in range(k):
+            s += Z[i, j] * Z[i, j]
+        sq[i] = s
+        if labels[order[start + i]] > 0:
+            w[i] = 1.0
+            loss += s
+        elif s < margin:
+            w[i] = -alpha
+            loss += alpha * (margin - s)
+        else:
+            w[i] = 0.0
+    return loss
+
+
+@njit(cache=True)
+def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, precond):
+    """Mini-batch SGD steps on the mean pair hinge loss over ``L``.
+
+    Step ``t`` takes the pairs ``order[t B : (t + 1) B]`` (the last batch may
+    be shorter), and with ``m`` pairs in it and ``d_i`` their differences
+    updates
+
+    ``L <- L - etas[t] * (2 / m) * (sum_i w_i (L d_i) d_i^T) diag(precond)``
+
+    a step along the gradient of the batch's mean loss
+    ``(1 / m) sum_i [y_i = +1] ||L d_i||^2 + alpha [y_i = -1] max(0, margin - ||L d_i||^2)``
+    taken at the ``L`` before the step, preconditioned by a fixed positive
+    diagonal (one factor per feature).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, C order
+    pairs : ndarray of shape (n_pairs, 2), integer
+        Row indices into ``X``.
+    labels : ndarray of shape (n_pairs,), integer; > 0 means similar
+    order : ndarray of shape (n_steps_pairs,), integer
+        Which pairs, in which order; ``len(etas)`` batches are taken from it.
+    L0 : ndarray of shape (k, d), float64, C order
+        Starting map (not modified).
+    etas : ndarray of shape (n_steps,), float64
+        Learning rate of each step.
+    batch_size : int
+    alpha, margin : float
+    precond : ndarray of shape (d,), float64
+        Diagonal preconditioner: column ``j`` of every step is multiplied by
+        ``precond[j]``.
+
+    Returns
+    -------
+    L : ndarray of shape (k, d)
+        The map after the steps.
+    losses : ndarray of shape (n_steps,)
+        Summed loss of each batch at the map it was taken at.
+    """
+    k, d = L0.shape
+    n_steps = etas.shape[0]
+    L = L0.copy()
+    LT = np.ascontiguousarray(L.T)
+    losses = np.zeros(n_steps)
+    B = batch_size
+    D = np.empty((B, d))
+    Z = np.empty((B, k))
+    G = np.empty((k, d))
+    sq = np.empty(B)
+    w = np.empty(B)
+    total = order.shape[0]
+    for t in range(n_steps):
+        start = t * B
+        m = min(B, total - start)
+        if m <= 0:
+            break
+        if m != D.shape[0]:
+            D = np.empty((m, d))
+            Z = np.empty((m, k))
+            sq = np.empty(m)
+            w = np.empty(m)
+        _gather(X, pairs, order, start, D)
+        np.dot(D, LT, Z)
+        losses[t] = _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
+        for i in range(m):
+            wi = w[i]
+            for j in range(k):
+                Z[i, j] *= wi
+        np.dot(Z.T, D, G)
+        c = etas[t] * 2.0 / m
+        for r in range(k):
+            for j in range(d):
+                L[r, j] -= c * precond[j] * G[r, j]
+                LT[j, r] = L[r, j]
+    return L, losses
+
+
+@njit(cache=True)
+def pair_loss_grad(X, pairs, labels, L, alpha, margin):
+    """Mean pair hinge loss over all pairs at ``L`` and its gradient, in
+    blocks (the full-batch counterpart of one :func:`sgd_steps` step)."""
+    k, d = L.shape
+    n = pairs.shape[0]
+    LT = np.ascontiguousarray(L.T)
+    order = np.arange(n)
+    grad = np.zeros((k, d))
+    loss = 0.0
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        D = np.empty((m, d))
+        Z = np.empty((m, k))
+        sq = np.empty(m)
+        w = np.empty(m)
+        _gather(X, pairs, order, start, D)
+        np.dot(D, LT, Z)
+        loss += _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
+        for i in range(m):
+            for j in range(k):
+                Z[i, j] *= w[i]
+        grad += np.dot(Z.T, D)
+    return loss / n, grad * (2.0 / n)
+
+
+@njit(cache=True)
+def pair_sq_distances(X, pairs, L):
+    """``||L (X[a] - X[b])||^2`` for every index pair ``(a, b)``, block by
+    block (never an ``(n_pairs, d)`` array of differences)."""
+    k, d = L.shape
+    n = pairs.shape[0]
+    LT = np.ascontiguousarray(L.T)
+    order = np.arange(n)
+    out = np.empty(n)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        D = np.empty((m, d))
+        Z = np.empty((m, k))
+        _gather(X, pairs, order, start, D)
+        np.dot(D, LT, Z)
+        for i in range(m):
+            s = 0.0
+            for j in range(k):
+                s += Z[i, j] * Z[i, j]
+            out[start + i] = s
+    return out
