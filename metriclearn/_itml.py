@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._kernels.distances import paired_sq_mahalanobis
-from ._kernels.itml import bregman_sweep
+from ._kernels.itml import bregman_solve
 from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
@@ -164,46 +164,39 @@ def _check_prior(M0, name="prior"):
 def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
     """Cyclic Bregman projections until the dual variables settle.
 
+    The sweeps run in compiled code (:func:`bregman_solve`), all at once, or
+    one call per sweep when ``verbose`` prints progress; both give the same
+    result.
+
     Returns ``M, xi, history, n_iter, converged``.
     """
     M = np.array(M0, dtype=np.float64, order="C")
-    m = V.shape[0]
-    lam = np.zeros(m)
+    lam = np.zeros(V.shape[0])
     xi = xi0.copy()
-    M0_inv = np.linalg.inv(M0)
+    M0_inv = np.ascontiguousarray(np.linalg.inv(M0))
     logdet0 = _logdet(M0, "prior")
-    d = M0.shape[0]
-    slack = np.isfinite(gamma)
-    history = []
-    converged = False
-    n_iter = 0
-    lam_old = lam.copy()
-    for n_iter in range(1, max_iter + 1):
-        n_updates = bregman_sweep(M, V, delta, lam, xi, gamma)
-        try:
-            value = float(np.sum(M * M0_inv)) - _logdet(M, "matrix") + logdet0 - d
-        except ValueError:
-            raise FloatingPointError(
-                f"ITML lost positive definiteness after {n_iter} sweeps; the features "
-                "may span too many orders of magnitude (standardise them) or gamma "
-                "may be too large"
-            ) from None
-        if slack:
-            value += gamma * _slack_divergence(xi, xi0)
-        history.append(value)
-        total = lam.sum()
-        change = np.abs(lam - lam_old).sum()
-        rel = change / total if total > 0.0 else 0.0
-        if verbose:
+    objective = np.empty(max_iter)
+    change = np.empty(max_iter)
+    if not verbose:
+        n_iter, converged = bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv,
+                                          logdet0, max_iter, tol, objective, change)
+    else:
+        n_iter, converged = 0, False
+        while n_iter < max_iter and not converged:
+            _, converged = bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0,
+                                         1, tol, objective[n_iter:], change[n_iter:])
             print(
-                f"[ITML] sweep {n_iter:4d}  objective {value:.6e}  dual change "
-                f"{rel:.3e}  updates {n_updates}"
+                f"[ITML] sweep {n_iter + 1:4d}  objective {objective[n_iter]:.6e}  "
+                f"dual change {change[n_iter]:.3e}"
             )
-        if rel < tol or n_updates == 0:
-            converged = True
-            break
-        lam_old[:] = lam
-    return M, xi, history, n_iter, converged
+            n_iter += 1
+    if np.isnan(objective[n_iter - 1]):
+        raise FloatingPointError(
+            f"ITML lost positive definiteness after {n_iter} sweeps; the features "
+            "may span too many orders of magnitude (standardise them) or gamma "
+            "may be too large"
+        )
+    return M, xi, objective[:n_iter].copy(), n_iter, bool(converged)
 
 
 class _BaseITML(MahalanobisMixin, BaseEstimator):

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from metriclearn import ITML, Constraints, ITML_Supervised
 from metriclearn._itml import _solve, itml_default_bounds, itml_objective
-from metriclearn._kernels.itml import bregman_sweep
+from metriclearn._kernels.itml import _logdet_spd, bregman_sweep
 
 
 def _sweep_twin(M, V, delta, lam, xi, gamma):
@@ -77,6 +77,25 @@ def test_sweep_matches_numpy_twin(gamma):
     np.testing.assert_allclose(lam, lam_t, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(xi, xi_t, rtol=1e-10)
     assert np.all(lam >= 0)
+
+
+def test_logdet_matches_numpy():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(7, 7))
+    M = A @ A.T + 0.1 * np.eye(7)
+    sign, expected = np.linalg.slogdet(M)
+    assert _logdet_spd(M, np.zeros((7, 7))) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(_logdet_spd(np.diag([1.0, -1.0, 2.0]), np.zeros((3, 3))))
+
+
+def test_verbose_and_silent_runs_give_the_same_matrix(capsys):
+    X, idx, y = _problem()
+    a = ITML(max_iter=40, tol=1e-4).fit(X[idx], y)
+    b = ITML(max_iter=40, tol=1e-4, verbose=1).fit(X[idx], y)
+    capsys.readouterr()
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.objective_history_, b.objective_history_)
+    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
 
 
 def test_sweep_does_not_write_into_differences():

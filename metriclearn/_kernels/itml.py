@@ -81,3 +81,81 @@ def bregman_sweep(M, V, delta, lam, xi, gamma):
                 M[j, i] += beta * (uj * u[i])
         n_updates += 1
     return n_updates
+
+
+@njit(cache=True)
+def _logdet_spd(M, work):
+    """``log det M`` by a Cholesky factorisation into ``work``; ``nan`` when
+    ``M`` is not (numerically) positive definite."""
+    d = M.shape[0]
+    total = 0.0
+    for j in range(d):
+        s = M[j, j]
+        for k in range(j):
+            s -= work[j, k] * work[j, k]
+        if not s > 0.0:
+            return np.nan
+        r = np.sqrt(s)
+        work[j, j] = r
+        total += np.log(r)
+        for i in range(j + 1, d):
+            t = M[i, j]
+            for k in range(j):
+                t -= work[i, k] * work[j, k]
+            work[i, j] = t / r
+    return 2.0 * total
+
+
+@njit(cache=True)
+def bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0, max_sweeps, tol,
+                  objective, change):
+    """Run sweeps of :func:`bregman_sweep` until the dual variables settle.
+
+    After each sweep ``s`` the objective
+    ``D_ld(M, M0) + gamma * D_ld(diag xi, diag xi0)`` is written to
+    ``objective[s]`` (``nan`` if ``M`` is no longer positive definite, which
+    ends the run) and the relative change of the dual variables,
+    ``sum |lam - lam_old| / sum lam``, to ``change[s]``. The run stops after a
+    sweep whose change is below ``tol`` or that changed nothing.
+
+    ``M``, ``lam`` and ``xi`` are the solver's state, updated in place (as in
+    :func:`bregman_sweep`); ``objective`` and ``change`` are outputs of length
+    at least ``max_sweeps``.
+
+    Returns
+    -------
+    n_sweeps : int
+    converged : bool
+    """
+    d = M.shape[0]
+    m = lam.shape[0]
+    lam_old = lam.copy()
+    work = np.zeros((d, d))
+    slack = not np.isinf(gamma)
+    for s in range(max_sweeps):
+        n_updates = bregman_sweep(M, V, delta, lam, xi, gamma)
+        logdet = _logdet_spd(M, work)
+        value = -logdet + logdet0 - d
+        for i in range(d):
+            for j in range(d):
+                value += M[i, j] * M0_inv[i, j]
+        if slack:
+            div = 0.0
+            for c in range(m):
+                r = xi[c] / xi0[c]
+                div += r - np.log(r) - 1.0
+            value += gamma * div
+        objective[s] = value
+        total = 0.0
+        diff = 0.0
+        for c in range(m):
+            total += lam[c]
+            diff += abs(lam[c] - lam_old[c])
+            lam_old[c] = lam[c]
+        rel = diff / total if total > 0.0 else 0.0
+        change[s] = rel
+        if np.isnan(logdet):
+            return s + 1, False
+        if rel < tol or n_updates == 0:
+            return s + 1, True
+    return max_sweeps, False
