@@ -10,7 +10,13 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -19,6 +25,10 @@ LOADERS = {
     "wine": load_wine,
     "breast_cancer": load_breast_cancer,
     "digits": load_digits,
+    # 5,000 x 50, two classes (3,500 training points after the split)
+    "synthetic": lambda return_X_y: make_classification(
+        n_samples=5000, n_features=50, random_state=0
+    ),
 }
 TEST_SIZE = 0.3
 SEED = 0
@@ -145,6 +155,38 @@ CONSTRAINTS = {
     "supervised_pairs": supervised_pairs,
     "supervised_pairs_bounds": supervised_pairs_bounds,
 }
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Training points and their class labels, the input of a supervised
+    learner (``fit(X, y)``)."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    @property
+    def fit_args(self):
+        """Positional arguments of ``fit``."""
+        return (self.X, self.y)
+
+    def digest(self):
+        """Short hash of the points and labels."""
+        h = hashlib.sha256(np.ascontiguousarray(self.X).tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        return h.hexdigest()[:12]
+
+    def describe(self):
+        """Short text for the report, e.g. ``"labels, 3 classes"``."""
+        return f"labels, {np.unique(self.y).shape[0]} classes"
+
+
+def labels(ds):
+    """The training part and its labels, as they are."""
+    return Labels(ds.X_train, ds.y_train)
+
+
+CONSTRAINTS["labels"] = labels
 
 
 def knn_accuracy(ds, transform=None):

@@ -114,6 +114,14 @@ def peak_memory_mib(factory, fit_args):
     return peak / 2**20
 
 
+def mahalanobis_matrix(est):
+    """``M = L^T L`` of a fitted estimator (pylmnn and scikit-learn's NCA have
+    ``components_`` but no ``get_mahalanobis_matrix``)."""
+    if hasattr(est, "get_mahalanobis_matrix"):
+        return est.get_mahalanobis_matrix()
+    return est.components_.T @ est.components_
+
+
 def metric_rank(M, rtol=1e-8):
     """Numerical rank of a PSD matrix: eigenvalues above ``rtol`` times the largest."""
     w = np.linalg.eigvalsh(0.5 * (M + M.T))
@@ -138,7 +146,7 @@ def _score(learner, fit, ds, constraints):
     converged = getattr(est, "converged_", None)
     return {
         "objective": objective,
-        "rank": metric_rank(est.get_mahalanobis_matrix()),
+        "rank": metric_rank(mahalanobis_matrix(est)),
         "knn_accuracy": accuracy,
         "n_iter": None if n_iter is None else int(n_iter),
         "converged": None if converged is None else bool(converged),

@@ -151,3 +151,60 @@ LEARNERS = {
         params=ITML_PARAMS,
     ),
 }
+
+
+# metric-learn's LMNN defaults (n_neighbors=3, regularization=0.5, max_iter=1000,
+# ...) in both metric-learn and metriclearn; the other libraries at their own
+# defaults with the same number of neighbours.
+LMNN_PARAMS = {"n_neighbors": 3, "random_state": 0}
+PYLMNN = "pylmnn"
+NCA = "scikit-learn NCA"
+
+
+def _ours_lmnn():
+    from metriclearn import LMNN
+
+    return LMNN(**LMNN_PARAMS)
+
+
+def _anchor_lmnn():
+    from metric_learn import LMNN
+
+    return LMNN(**LMNN_PARAMS)
+
+
+def _pylmnn_lmnn():
+    from anchors import pylmnn_estimator_class
+
+    return pylmnn_estimator_class()(**LMNN_PARAMS)
+
+
+def _sklearn_nca():
+    from sklearn.neighbors import NeighborhoodComponentsAnalysis
+
+    return NeighborhoodComponentsAnalysis(random_state=0)
+
+
+def _lmnn_objective(estimator, constraints):
+    """metriclearn's LMNN objective (squared hinge, target neighbours in the
+    input space) at the estimator's ``L`` on the training data (lower is
+    better)."""
+    from metriclearn._lmnn import lmnn_objective
+
+    return float(lmnn_objective(estimator.components_, constraints.X, constraints.y,
+                                LMNN_PARAMS["n_neighbors"]))
+
+
+LEARNERS["lmnn"] = Learner(
+    title="LMNN (class labels; NCA for reference)",
+    constraints="labels",
+    estimators={
+        OURS: _ours_lmnn,
+        ANCHOR: _anchor_lmnn,
+        PYLMNN: _pylmnn_lmnn,
+        NCA: _sklearn_nca,
+    },
+    objective=_lmnn_objective,
+    higher_is_better=False,
+    params=LMNN_PARAMS,
+)

@@ -29,6 +29,9 @@ REQUIREMENTS = (
     "metric-learn==0.7.0",
     "scikit-learn>=1.6,<1.8",
     "threadpoolctl>=3.1",
+    # pylmnn 1.6.4 needs six, and a run-time shim for current SciPy (anchors.py)
+    "PyLMNN==1.6.4",
+    "six",
 )
 # Set by the parent before re-executing, so the child does not loop.
 CHILD_FLAG = "METRICLEARN_BENCH_CHILD"

@@ -8,6 +8,7 @@ k-means in a scikit-learn ``Pipeline``.
 from importlib.metadata import PackageNotFoundError, version
 
 from ._itml import ITML, ITML_Supervised
+from ._lmnn import LMNN
 from ._mmc import MMC, MMC_Supervised
 from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised
 from .constraints import Constraints
@@ -18,7 +19,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "MMC", "MMC_Supervised", "ITML", "ITML_Supervised",
+    "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
     "SGDMetricLearner", "SGDMetricLearner_Supervised",
     "Constraints", "__version__",
 ]

@@ -7,7 +7,9 @@ dependency (the ``reference`` extra) imported on first use.
 
 import numpy as np
 
-__all__ = ["mmc_full_reference", "mmc_diagonal_reference", "itml_reference"]
+__all__ = [
+    "mmc_full_reference", "mmc_diagonal_reference", "itml_reference", "lmnn_reference",
+]
 
 # Solver used for every reference problem: an interior-point method for
 # exponential, second-order and PSD cones, accurate to about 1e-8.
@@ -147,4 +149,57 @@ def itml_reference(pairs, y, bounds, prior, gamma=1.0):
         objective += gamma * cp.sum(xi / xi0 - cp.log(xi) + np.log(xi0) - 1.0)
         constraints = [cp.multiply(delta, sq - xi) <= 0]
     value = _solve(cp.Problem(cp.Minimize(objective), constraints))
+    return float(value), np.asarray(M.value)
+
+
+def lmnn_reference(X, y, n_neighbors=3, regularization=0.5):
+    """LMNN's problem in ``M = L^T L``, with the squared hinge of ``LMNN``:
+
+    ``min_{M PSD} rho sum_{i, j~>i} ||x_i - x_j||_M^2 + (1 - rho) sum_{i, j~>i}
+    sum_{l: y_l != y_i} max(0, 1 + ||x_i - x_j||_M^2 - ||x_i - x_l||_M^2)^2``
+
+    with ``rho = regularization`` and the target neighbours ``j~>i`` the
+    ``n_neighbors`` nearest points of ``i``'s class in the input space (ties
+    to the smaller index). Every triplet is stated (a hinge at zero costs
+    nothing), so this is the whole problem, not one impostor set: a convex
+    quadratic program over the PSD cone. Small problems only.
+
+    Returns
+    -------
+    value : float
+        The optimal objective.
+    M : ndarray of shape (n_features, n_features)
+        An optimal matrix.
+    """
+    cp = _cvxpy()
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    n, d = X.shape
+    same = y[:, None] == y[None, :]
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    sq = np.where(same & ~np.eye(n, dtype=bool), sq, np.inf)
+    targets = np.argsort(sq, axis=1, kind="stable")[:, :n_neighbors]
+    # pairs (i, j) of targets first, then every pair (i, l) of different classes
+    ti = np.repeat(np.arange(n), n_neighbors)
+    tj = targets.ravel()
+    li, ll = np.nonzero(~same)
+    diff = np.concatenate([X[ti] - X[tj], X[li] - X[ll]])
+    M = cp.Variable((d, d), PSD=True)
+    dist = cp.sum(cp.multiply(diff @ M, diff), axis=1)
+    n_t = ti.shape[0]
+    # triplet (i, j, l): target pair t of anchor i, impostor pair p of anchor i
+    pos_l = {}
+    for p, i in enumerate(li):
+        pos_l.setdefault(int(i), []).append(n_t + p)
+    trip_t, trip_l = [], []
+    for t, i in enumerate(ti):
+        for p in pos_l.get(int(i), []):
+            trip_t.append(t)
+            trip_l.append(p)
+    hinge = cp.pos(1 + dist[np.array(trip_t)] - dist[np.array(trip_l)])
+    objective = (
+        regularization * cp.sum(dist[:n_t])
+        + (1.0 - regularization) * cp.sum_squares(hinge)
+    )
+    value = _solve(cp.Problem(cp.Minimize(objective)))
     return float(value), np.asarray(M.value)

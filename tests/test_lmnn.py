@@ -1,0 +1,432 @@
+"""LMNN: loss and gradient against a naive implementation, kernels against
+NumPy twins, the cvxpy optimum, 3-NN accuracy, and behaviour at the edges."""
+
+import re
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+
+from metriclearn import LMNN
+from metriclearn._kernels.lmnn import (
+    class_blocks,
+    get_push_loss_terms,
+    get_push_loss_terms_cached,
+    get_target_neighbors,
+    margin_radii,
+    target_distances,
+    target_weight_terms,
+)
+from metriclearn._lmnn import _Problem, _sort_by_class, lmnn_objective
+
+# ---------------------------------------------------------------- helpers
+
+
+def _sorted_problem(rng, n_per_class=(4, 3, 3), d=3, k=2, spread=1.0):
+    """Random points sorted by class, with their class bounds."""
+    y = np.repeat(np.arange(len(n_per_class)), n_per_class)
+    X = rng.standard_normal((y.shape[0], d)) * spread
+    X[:, 0] += 0.8 * y  # classes overlap: plenty of impostors
+    _, _, order, bounds = _sort_by_class(y)
+    return np.ascontiguousarray(X[order]), y[order], bounds, k
+
+
+def naive_targets(X, y, k):
+    """The k nearest points of the same class (not itself), ties to the
+    smaller index."""
+    n = X.shape[0]
+    out = np.empty((n, k), dtype=np.intp)
+    for i in range(n):
+        cand = [(float(np.sum((X[i] - X[j]) ** 2)), j)
+                for j in range(n) if j != i and y[j] == y[i]]
+        out[i] = [j for _, j in sorted(cand)[:k]]
+    return out
+
+
+def naive_loss_grad(L, X, y, targets, rho):
+    """LMNN's squared-hinge loss and its gradient in L, one triplet at a time."""
+    n, d = X.shape
+    loss, G = 0.0, np.zeros((d, d))
+    for i in range(n):
+        for j in targets[i]:
+            dij = X[i] - X[j]
+            Dij = float(np.sum((L @ dij) ** 2))
+            loss += rho * Dij
+            G += rho * np.outer(dij, dij)
+            for l in range(n):
+                if y[l] == y[i]:
+                    continue
+                dil = X[i] - X[l]
+                h = 1.0 + Dij - float(np.sum((L @ dil) ** 2))
+                if h > 0:
+                    loss += (1 - rho) * h * h
+                    G += (1 - rho) * 2 * h * (np.outer(dij, dij) - np.outer(dil, dil))
+    return loss, 2 * L @ G
+
+
+# ---------------------------------------------------------------- twins
+
+
+def target_neighbors_twin(X, bounds, k):
+    y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    sq = np.where((y[:, None] == y[None, :]) & ~np.eye(X.shape[0], dtype=bool), sq, np.inf)
+    return np.argsort(sq, axis=1, kind="stable")[:, :k]
+
+
+def push_loss_terms_twin(X, Z, bounds, targets, dist_t):
+    """Every triplet (i, j, l) with its hinge, the weight matrix W formed densely."""
+    n, k = targets.shape
+    y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
+    sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    loss = np.zeros(n)
+    n_active = np.zeros(n, dtype=np.intp)
+    w_target = np.zeros((n, k))
+    W = np.zeros((n, n))
+    for t in range(k):
+        h = 1.0 + dist_t[:, t][:, None] - sq  # h[i, l]
+        h = np.where((y[:, None] != y[None, :]) & (h > 0), h, 0.0)
+        loss += (h * h).sum(axis=1)
+        n_active += (h > 0).sum(axis=1)
+        w_target[:, t] += 2 * h.sum(axis=1)
+        W -= 2 * h
+    return loss, n_active, w_target, W.sum(axis=1), W.sum(axis=0), W @ X
+
+
+@pytest.mark.parametrize("block", [1, 3, 128])
+def test_class_blocks(block):
+    bounds = np.array([0, 5, 5, 12, 13], dtype=np.intp)
+    blocks = class_blocks(bounds, block)
+    rows = np.concatenate([np.arange(b[0], b[1]) for b in blocks])
+    np.testing.assert_array_equal(rows, np.arange(13))
+    for start, stop, cs, ce in blocks:
+        assert cs <= start < stop <= ce and stop - start <= block
+        assert (cs, ce) in {(0, 5), (5, 12), (12, 13)}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("block", [2, 128])
+def test_target_neighbors_matches_twin(rng, n_jobs, block):
+    X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
+    got = get_target_neighbors(n_jobs)(X, bounds, k, block)
+    np.testing.assert_array_equal(got, target_neighbors_twin(X, bounds, k))
+
+
+def test_target_neighbors_with_duplicates_never_self():
+    # every point of class 0 has two copies; class 1 is 4 copies of one point
+    X = np.array([[0.0], [0.0], [1.0], [1.0], [5.0], [5.0], [5.0], [5.0]])
+    bounds = np.array([0, 4, 8], dtype=np.intp)
+    got = target_neighbors(X, bounds, 3)
+    for i in range(8):
+        assert i not in got[i]
+        c = 0 if i < 4 else 1
+        assert np.all((got[i] >= bounds[c]) & (got[i] < bounds[c + 1]))
+    # a duplicate is a neighbour at distance zero, found first
+    assert got[0, 0] == 1 and got[1, 0] == 0 and got[2, 0] == 3
+
+
+def target_neighbors(X, bounds, k):
+    return get_target_neighbors(1)(X, bounds, k, 128)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("block, chunk", [(1, 1), (2, 3), (128, 2048)])
+def test_push_loss_terms_matches_twin(rng, n_jobs, block, chunk):
+    X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
+    L = rng.standard_normal((3, 4))
+    Z = X @ L.T
+    targets = target_neighbors(X, bounds, k)
+    dist_t = target_distances(Z, targets)
+    record = 1.5 * margin_radii(dist_t)
+    cap = X.shape[0]
+    *got, candidates, count = get_push_loss_terms(n_jobs)(
+        X, Z, bounds, targets, dist_t, block, chunk, record, cap
+    )
+    want = push_loss_terms_twin(X, Z, bounds, targets, dist_t)
+    assert want[1].sum() > 0  # the problem has active triplets
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    # the recorded pairs: other classes within max(record[i], record[l])
+    y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
+    sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    inside = (y[:, None] != y[None, :]) & (sq < np.maximum.outer(record, record))
+    for i in range(X.shape[0]):
+        assert sorted(candidates[i, :count[i]]) == np.flatnonzero(inside[i]).tolist()
+    # over those pairs, the cached kernel gives the same terms at a nearby L
+    Z2 = X @ (L + 0.01 * rng.standard_normal(L.shape)).T
+    dist_t2 = target_distances(Z2, targets)
+    got2 = get_push_loss_terms_cached(n_jobs)(X, Z2, targets, dist_t2, candidates, count)
+    want2 = push_loss_terms_twin(X, Z2, bounds, targets, dist_t2)
+    for g, w in zip(got2, want2, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_margin_radii(rng):
+    dist_t = rng.random((5, 3))
+    np.testing.assert_array_equal(margin_radii(dist_t), 1.0 + dist_t.max(axis=1))
+
+
+def test_target_distances_and_weight_terms_match_twins(rng):
+    X = rng.standard_normal((7, 3))
+    Z = X @ rng.standard_normal((2, 3)).T
+    targets = rng.integers(0, 7, size=(7, 2)).astype(np.intp)
+    np.testing.assert_allclose(
+        target_distances(Z, targets), ((Z[:, None, :] - Z[targets]) ** 2).sum(axis=2)
+    )
+    weights = rng.standard_normal((7, 2))
+    W = np.zeros((7, 7))
+    np.add.at(W, (np.repeat(np.arange(7), 2), targets.ravel()), weights.ravel())
+    s, c, P = target_weight_terms(X, targets, weights)
+    np.testing.assert_allclose(s, W.sum(axis=1))
+    np.testing.assert_allclose(c, W.sum(axis=0))
+    np.testing.assert_allclose(P, W @ X)
+
+
+def test_kernels_do_not_write_into_inputs(rng):
+    X, _, bounds, k = _sorted_problem(rng)
+    Z = X @ rng.standard_normal((2, X.shape[1])).T
+    targets = target_neighbors(X, bounds, k)
+    dist_t = target_distances(Z, targets)
+    record = margin_radii(dist_t)
+    arrays = [X, Z, bounds, targets, dist_t, record]
+    for a in arrays:
+        a.setflags(write=False)
+    *_, candidates, count = get_push_loss_terms(1)(
+        X, Z, bounds, targets, dist_t, 128, 2048, record, X.shape[0]
+    )
+    candidates.setflags(write=False)
+    count.setflags(write=False)
+    get_push_loss_terms_cached(1)(X, Z, targets, dist_t, candidates, count)
+    get_target_neighbors(1)(X, bounds, k, 128)
+
+
+# ---------------------------------------------------------------- loss, gradient
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("n_components", [3, 2])
+def test_loss_and_gradient_match_naive(rng, rho, n_components):
+    X, y, bounds, k = _sorted_problem(rng)  # 10 points, 3 classes
+    targets = target_neighbors(X, bounds, k)
+    np.testing.assert_array_equal(targets, naive_targets(X, y, k))
+    problem = _Problem(X, bounds, targets, rho)
+    L = rng.standard_normal((n_components, X.shape[1]))
+    loss, grad = problem.loss_grad(L.ravel())
+    want_loss, want_grad = naive_loss_grad(L, X, y, targets, rho)
+    assert problem.n_active > 0
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(grad.reshape(L.shape), want_grad, rtol=1e-10, atol=1e-10)
+    assert lmnn_objective(L, X, y, k, rho) == pytest.approx(want_loss, rel=1e-12)
+
+
+def test_gradient_check_grad(rng):
+    X, _, bounds, k = _sorted_problem(rng, (6, 6, 5), d=4, k=2)
+    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.5)
+    L = 0.7 * rng.standard_normal(12)
+
+    def fun(v):
+        return problem.loss_grad(v)[0]
+
+    def jac(v):
+        return problem.loss_grad(v)[1]
+
+    err = check_grad(fun, jac, L, epsilon=1e-7)
+    assert err < 1e-5 * max(1.0, np.linalg.norm(jac(L)))
+
+
+# ---------------------------------------------------------------- optimality
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("rho", [0.25, 0.5])
+def test_reaches_cvxpy_optimum(rho):
+    pytest.importorskip("cvxpy")
+    from metriclearn._reference import lmnn_reference
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 3)) * [1.0, 2.0, 0.5]
+    y = np.repeat([0, 1, 2], 5)
+    X[y == 1, 0] += 1.5
+    ref_value, _ = lmnn_reference(X, y, n_neighbors=2, regularization=rho)
+    lmnn = LMNN(n_neighbors=2, regularization=rho, init="identity", tol=1e-10,
+                max_iter=5000).fit(X, y)
+    assert lmnn.converged_
+    value = lmnn_objective(lmnn.components_, X, y, 2, rho)
+    # Clarabel is accurate to about 1e-8 relative
+    assert value == pytest.approx(ref_value, rel=1e-6)
+    assert lmnn.objective_history_[-1] == pytest.approx(value, rel=1e-12)
+
+
+# ---------------------------------------------------------------- accuracy
+
+# 3-NN test accuracy of metric-learn 0.7.0's LMNN with its defaults
+# (LMNN(random_state=0)), measured in benchmarks/.venv-bench on the benchmark's
+# split (raw features, stratified 70/30, seed 0), one BLAS thread.
+METRIC_LEARN_3NN = {
+    "iris": 1.0,
+    "wine": 0.944444,
+    "breast_cancer": 0.935673,
+    "digits": 0.987037,
+}
+LOADERS = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_knn_accuracy_against_euclidean_and_metric_learn(name):
+    X, y = LOADERS[name](return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    lmnn = LMNN(random_state=0).fit(X_train, y_train)
+    assert lmnn.converged_
+
+    def accuracy(transform):
+        knn = KNeighborsClassifier(3).fit(transform(X_train), y_train)
+        return knn.score(transform(X_test), y_test)
+
+    ours = accuracy(lmnn.transform)
+    assert ours >= accuracy(lambda A: A)
+    assert ours >= METRIC_LEARN_3NN[name] - 0.01
+
+
+def test_low_rank_in_pipeline():
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    model = make_pipeline(LMNN(n_components=2, random_state=0), KNeighborsClassifier(3))
+    model.fit(X_train, y_train)
+    assert model[0].components_.shape == (2, 13)
+    assert model[0].transform(X_test).shape == (X_test.shape[0], 2)
+    assert model.score(X_test, y_test) > 0.9
+
+
+# ---------------------------------------------------------------- edges
+
+
+def test_class_smaller_than_n_neighbors_plus_one():
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    y = np.array([0] * 4 + [1] * 3 + [2] * 3)
+    msg = (
+        "class 1 has 3 points, but n_neighbors=3 needs at least 4 points in every "
+        "class (each point's target neighbours are other points of its class); "
+        "lower n_neighbors or remove the class"
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        LMNN(n_neighbors=3).fit(X, y)
+    # a class of exactly n_neighbors + 1 points is enough
+    LMNN(n_neighbors=2).fit(X, y)
+
+
+def test_single_class():
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    msg = "LMNN needs at least 2 classes in y; got 1 class ([7]): its impostors"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        LMNN().fit(X, np.full(10, 7))
+
+
+def test_no_impostors_converges():
+    # classes far apart: no impostor at the start
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.standard_normal((8, 2)), rng.standard_normal((8, 2)) + 100.0])
+    y = np.repeat([0, 1], 8)
+    lmnn = LMNN(init="identity").fit(X, y)
+    assert lmnn.converged_
+    assert np.all(np.isfinite(lmnn.components_))
+    # without a pull term the loss is zero from the start: nothing to do
+    lmnn = LMNN(init="identity", regularization=0.0).fit(X, y)
+    assert lmnn.converged_ and lmnn.n_iter_ == 0
+    np.testing.assert_array_equal(lmnn.components_, np.eye(2))
+    assert lmnn.objective_history_.tolist() == [0.0]
+
+
+def test_duplicate_points():
+    X, y = load_iris(return_X_y=True)
+    X2, y2 = np.vstack([X, X]), np.concatenate([y, y])
+    lmnn = LMNN(random_state=0).fit(X2, y2)
+    assert lmnn.converged_
+    assert np.all(np.isfinite(lmnn.components_))
+    # a class of one point and its copies: the copies are its neighbours
+    Xd = np.array([[0.0, 0.0]] * 4 + [[1.0, 1.0]] * 4)
+    LMNN(n_neighbors=3, init="identity").fit(Xd, np.repeat([0, 1], 4))
+
+
+def test_convergence_warning_at_max_iter():
+    X, y = load_wine(return_X_y=True)
+    msg = "LMNN did not converge in max_iter=2 iterations (tol=1e-05); increase max_iter or tol"
+    with pytest.warns(ConvergenceWarning, match=re.escape(msg)):
+        lmnn = LMNN(max_iter=2, min_iter=0).fit(X, y)
+    assert lmnn.n_iter_ == 2 and not lmnn.converged_
+    assert lmnn.objective_history_.shape == (3,)
+    assert np.all(np.diff(lmnn.objective_history_) <= 0)
+
+
+def test_verbose_and_callback(capsys):
+    X, y = load_iris(return_X_y=True)
+    seen = []
+    lmnn = LMNN(verbose=1, callback=lambda L, it: seen.append((L.copy(), it))).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[LMNN]"
+    assert "Objective" in out[1] and "Active triplets" in out[1]
+    assert len(out) == 3 + 1 + lmnn.n_iter_
+    assert [it for _, it in seen] == list(range(1, lmnn.n_iter_ + 1))
+    np.testing.assert_allclose(seen[-1][0], lmnn.components_, rtol=1e-12, atol=1e-12)
+    # silent by default
+    LMNN().fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_deterministic_and_parallel_agree():
+    X, y = load_wine(return_X_y=True)
+    a = LMNN(random_state=0).fit(X, y).components_
+    b = LMNN(random_state=0).fit(X, y).components_
+    np.testing.assert_array_equal(a, b)
+    c = LMNN(random_state=0, n_jobs=2).fit(X, y).components_
+    np.testing.assert_allclose(c, a, rtol=1e-6, atol=1e-8 * np.abs(a).max())
+
+
+def test_compatibility_parameters_have_no_effect():
+    X, y = load_iris(return_X_y=True)
+    a = LMNN().fit(X, y).components_
+    b = LMNN(learn_rate=1e-3, convergence_tol=1e-9).fit(X, y).components_
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("init", ["auto", "pca", "lda", "identity", "random", "array"])
+def test_init(init):
+    X, y = load_iris(return_X_y=True)
+    n_components = 2
+    if init == "array":
+        init = np.random.default_rng(0).standard_normal((n_components, 4))
+    lmnn = LMNN(init=init, n_components=n_components, random_state=0).fit(X, y)
+    assert lmnn.components_.shape == (2, 4)
+    assert lmnn.transform(X).shape == (150, 2)
+
+
+@pytest.mark.parametrize(
+    "params, msg",
+    [
+        ({"n_components": 5}, "n_components=5 must be at most n_features=4"),
+        ({"init": "lda", "n_components": 3},
+         "init='lda' needs n_components <= min(n_features, n_classes - 1) = 2; "
+         "got n_components=3"),
+        ({"init": np.eye(3)},
+         "init must have shape (n_components, 4) to match the 4 features of X; "
+         "got shape (3, 3)"),
+        ({"init": np.eye(4)[:2], "n_components": 3}, "init has 2 rows, but n_components=3"),
+    ],
+)
+def test_bad_init(params, msg):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        LMNN(**params).fit(X, y)
