@@ -14,7 +14,8 @@ within-class spread. Euclidean k-means splits such data the wrong way; a
 metric learned from pairs of same-class and different-class points recovers
 the classes. Every learner of the package is compared:
 :class:`~metriclearn.MMC_Supervised` (full matrix, and diagonal matrix with
-``diagonal=True``), :class:`~metriclearn.ITML_Supervised` and
+``diagonal=True``), :class:`~metriclearn.ITML_Supervised`,
+:class:`~metriclearn.LMNN` and
 :class:`~metriclearn.SGDMetricLearner_Supervised`. The same comparison is
 run on two real data sets, iris and wine (raw features, whose scales differ by
 three orders of magnitude).
@@ -54,7 +55,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-from metriclearn import ITML_Supervised, MMC_Supervised, SGDMetricLearner_Supervised
+from metriclearn import LMNN, ITML_Supervised, MMC_Supervised, SGDMetricLearner_Supervised
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
 
@@ -103,6 +104,7 @@ learners = {
     "MMC full": MMC_Supervised(random_state=0),
     "MMC diagonal": MMC_Supervised(diagonal=True, random_state=0),
     "ITML": ITML_Supervised(max_iter=5000, random_state=0),
+    "LMNN": LMNN(n_neighbors=3, random_state=0),
     "SGD": SGDMetricLearner_Supervised(random_state=0),
 }
 
