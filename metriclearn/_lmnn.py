@@ -315,6 +315,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         - 'identity': the identity, truncated to ``n_components`` rows;
         - 'random': standard normal entries (seeded by ``random_state``);
         - an array: used as given.
+
     n_neighbors : int, default=3
         Number of target neighbours of each point. Every class needs at least
         ``n_neighbors + 1`` points.
@@ -364,7 +365,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         The learned linear map ``L`` (``M = L^T L``).
     n_iter_ : int
         Number of L-BFGS iterations run.
-    objective_history_ : ndarray of shape (n_iter_ + 1,)
+    objective_history_ : ndarray of shape (`n_iter_` + 1,)
         The objective at the start and after every iteration.
     converged_ : bool
         Whether the solver stopped before ``max_iter``.

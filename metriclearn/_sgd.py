@@ -542,12 +542,15 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     gathered into one array when given as indices into ``preprocessor``.
 
     **Scaling.** The loss is a *mean* over the pairs of a batch, so a step
-    does not grow with the batch size. Each step is further divided by
-    :math:`r`, the mean squared length :math:`\|x - x'\|^2` of the training
-    pair differences (estimated once on a sample, ``scale_``): :math:`r`
-    bounds the curvature of the similar term along any direction, so
-    ``eta0`` is a relative step whose meaning does not depend on the units of
-    the features (``eta0 < 1`` is stable for the similar term). Named
+    does not grow with the batch size. Each step is further multiplied,
+    feature by feature, by a fixed preconditioner ``preconditioner_``
+    (estimated once on a sample of pairs): :math:`p_j = 1 / (s_j \lambda)`,
+    with :math:`s_j` the mean of :math:`d_j^2` over the sampled differences
+    and :math:`\lambda` the largest eigenvalue of their unit-diagonal second
+    moment matrix. It caps the curvature of the similar term at 1 in every
+    direction, so ``eta0`` is a relative step whose meaning does not depend
+    on the units of the features (``eta0 < 1`` is stable for the similar
+    term). Named
     ``init`` maps are scaled so that the mean squared learned distance of the
     pairs starts at ``margin``.
 
@@ -629,19 +632,19 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
         The linear map ``L``.
     n_iter_ : int
         Number of epochs run.
-    objective_history_ : ndarray of shape (n_iter_,)
+    objective_history_ : ndarray of shape (`n_iter_`,)
         Mean loss per pair of each epoch, as met by its batches.
     converged_ : bool
         Whether the stopping criterion was met before ``max_iter``.
-    scale_ : float
-        The mean squared pair difference ``r`` dividing every step.
+    preconditioner_ : ndarray of shape (n_features,)
+        The per-feature factor multiplying every step (see Scaling).
     t_ : int
         Number of mini-batch steps taken (the 'invscaling' clock).
     threshold_ : float
         Pairs at a learned distance at most this are predicted similar.
     n_updates_ : int
         Dask backend only: number of task results applied to the map.
-    update_keys_ : ndarray of shape (n_updates_, 2)
+    update_keys_ : ndarray of shape (`n_updates_`, 2)
         Dask backend only: the ``(shard, round)`` of each applied result, in
         the order applied; each appears once.
     n_features_in_ : int
@@ -735,7 +738,7 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
         """One epoch of SGD over a batch of labelled pairs (for streams).
 
         The first call starts the map as ``fit`` does; later calls continue
-        from it with the same scale ``scale_`` and schedule clock ``t_``
+        from it with the same ``preconditioner_`` and schedule clock ``t_``
         (the 'adaptive' schedule keeps ``eta0``). ``threshold_`` is
         recalibrated on the pairs of each call. Always runs locally.
 
@@ -838,17 +841,18 @@ class SGDMetricLearner_Supervised(_BaseSGD):
         The linear map ``L``.
     n_iter_ : int
         Number of epochs run.
-    objective_history_ : ndarray of shape (n_iter_,)
+    objective_history_ : ndarray of shape (`n_iter_`,)
         Mean loss per pair of each epoch's drawn pairs.
     converged_ : bool
         Whether the stopping criterion was met before ``max_iter``.
-    scale_ : float
-        The mean squared pair difference dividing every step.
+    preconditioner_ : ndarray of shape (n_features,)
+        The per-feature factor multiplying every step (see
+        :class:`SGDMetricLearner`).
     t_ : int
         Number of mini-batch steps taken.
     n_updates_ : int
         Dask backend only: number of task results applied.
-    update_keys_ : ndarray of shape (n_updates_, 2)
+    update_keys_ : ndarray of shape (`n_updates_`, 2)
         Dask backend only: ``(shard, round)`` of each applied result.
     n_features_in_ : int
         Number of features seen in ``fit``.
