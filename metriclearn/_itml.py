@@ -15,7 +15,7 @@ from ._kernels.itml import bregman_solve
 from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
-    _validate_calibration,
+    check_calibration_params,
     check_pairs,
     check_points,
     check_preprocessor,
@@ -397,18 +397,7 @@ class ITML(PairsClassifierMixin, _BaseITML):
         -------
         self
         """
-        calibration_params = dict(calibration_params or {})
-        unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
-        if unknown:
-            raise ValueError(
-                "calibration_params accepts the keys 'strategy', 'min_rate' and "
-                f"'beta'; got unknown keys {unknown}"
-            )
-        _validate_calibration(
-            calibration_params.get("strategy", "accuracy"),
-            calibration_params.get("min_rate"),
-            calibration_params.get("beta", 1.0),
-        )
+        calibration_params = check_calibration_params(calibration_params)
         if bounds is not None:
             _check_bounds(bounds)
         with restore_on_error(self):

@@ -15,7 +15,7 @@ from ._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
 from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
-    _validate_calibration,
+    check_calibration_params,
     check_pairs,
     check_points,
     check_preprocessor,
@@ -487,18 +487,7 @@ class MMC(PairsClassifierMixin, _BaseMMC):
         -------
         self
         """
-        calibration_params = dict(calibration_params or {})
-        unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
-        if unknown:
-            raise ValueError(
-                "calibration_params accepts the keys 'strategy', 'min_rate' and "
-                f"'beta'; got unknown keys {unknown}"
-            )
-        _validate_calibration(
-            calibration_params.get("strategy", "accuracy"),
-            calibration_params.get("min_rate"),
-            calibration_params.get("beta", 1.0),
-        )
+        calibration_params = check_calibration_params(calibration_params)
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             pairs, y = check_pairs(pairs, y, preprocessor=self.preprocessor_,

@@ -17,7 +17,7 @@ from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
     _best_threshold,
-    _validate_calibration,
+    check_calibration_params,
     check_pairs,
     check_points,
     check_preprocessor,
@@ -674,18 +674,7 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     """
 
     def _validate_fit_input(self, pairs, y, calibration_params):
-        calibration_params = dict(calibration_params or {})
-        unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
-        if unknown:
-            raise ValueError(
-                "calibration_params accepts the keys 'strategy', 'min_rate' and "
-                f"'beta'; got unknown keys {unknown}"
-            )
-        _validate_calibration(
-            calibration_params.get("strategy", "accuracy"),
-            calibration_params.get("min_rate"),
-            calibration_params.get("beta", 1.0),
-        )
+        calibration_params = check_calibration_params(calibration_params)
         return calibration_params
 
     def _calibrate(self, source, calibration_params):

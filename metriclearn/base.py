@@ -411,6 +411,25 @@ def _validate_calibration(strategy, min_rate, beta):
         raise ValueError(f"beta must be a positive number; got {beta!r}")
 
 
+def check_calibration_params(calibration_params):
+    """Validate the ``calibration_params`` of a pairs learner's ``fit`` before
+    any work, and return them as a dict of :meth:`calibrate_threshold`
+    keyword arguments."""
+    calibration_params = dict(calibration_params or {})
+    unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
+    if unknown:
+        raise ValueError(
+            "calibration_params accepts the keys 'strategy', 'min_rate' and "
+            f"'beta'; got unknown keys {unknown}"
+        )
+    _validate_calibration(
+        calibration_params.get("strategy", "accuracy"),
+        calibration_params.get("min_rate"),
+        calibration_params.get("beta", 1.0),
+    )
+    return calibration_params
+
+
 class PairsClassifierMixin(ClassifierMixin):
     """Classifier of pairs: a pair is similar (+1) when its learned distance
     is at most ``threshold_``, dissimilar (-1) otherwise.
