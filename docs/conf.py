@@ -3,7 +3,7 @@
 Build with ``make html`` (or ``python -m sphinx -b html . _build/html``) in
 this directory, against the installed package. The packages needed are those
 of the ``docs`` extra: ``pip install ".[docs]"`` (sphinx, pydata-sphinx-theme,
-numpydoc, sphinx-gallery, matplotlib).
+numpydoc, sphinx-gallery, myst-nb, matplotlib).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -28,10 +28,14 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_nb",
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# sphinx-gallery writes a notebook beside each example: not a source page
+exclude_patterns = [
+    "_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
+]
 default_role = "literal"
 
 # autosummary writes one page per documented object (git-ignored stubs)
@@ -74,6 +78,15 @@ sphinx_gallery_conf = {
     # no sg_execution_times.rst pages in the source tree
     "write_computation_times": False,
 }
+
+# -- Notebooks (myst-nb) -----------------------------------------------------
+# The notebooks are stored without outputs; the build executes them (the test
+# suite does too) and fails on an error in any cell.
+
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
 
 # -- HTML --------------------------------------------------------------------
 
