@@ -267,12 +267,11 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
         Keep the two points of each dissimilar pair in different clusters.
         With ``False`` only similar pairs constrain the clustering, as in
         Xing et al.'s evaluation; dissimilar pairs are still validated.
-    init : {'k-means++', 'random'} or array-like of shape (n_clusters, n_features), \
-            default='k-means++'
-        Initial centres: k-means++ seeding over the chunklet means weighted by
-        size, ``n_clusters`` distinct chunklet means drawn with probability
-        proportional to size, or given centres (then one run, ``n_init`` is
-        not used).
+    init : {'k-means++', 'random'} or array-like, default='k-means++'
+        Initial centres: k-means++ seeding over the chunklet means weighted
+        by size, ``n_clusters`` distinct chunklet means drawn with probability
+        proportional to size, or given centres of shape
+        ``(n_clusters, n_features)`` (then one run, ``n_init`` is not used).
     n_init : int, default=10
         Number of runs from different starts; the one with the lowest inertia
         is kept.
@@ -299,7 +298,7 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
         Number of iterations of the kept run.
     n_features_in_ : int
         Number of features of ``X``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` has string column names.
 
     See Also
