@@ -22,7 +22,6 @@ from ._kernels.lmnn import (
     _BLOCK,
     _CHUNK,
     get_push_loss_terms,
-    get_push_loss_terms_cached,
     get_target_neighbors,
     target_distances,
     target_weight_terms,
@@ -32,23 +31,13 @@ from .base import MahalanobisMixin, check_points, check_preprocessor, restore_on
 __all__ = ["LMNN", "lmnn_objective"]
 
 # consecutive iterations of negligible relative decrease that stop the solver
-_WINDOW = 3
+# (two, so that one short step of the line search does not end the fit)
+_WINDOW = 2
 
 
 # --------------------------------------------------------------------------
 # the problem
 # --------------------------------------------------------------------------
-
-
-# How far L may move from the map of the last full impostor search before
-# the next evaluation searches again: e = ||(L - L_ref) L_ref^+||_2. Every
-# pair with ||L_ref (x_i - x_l)||^2 < (1 + (1 + e)^2 (R_ref - 1)) / (1 - e)^2
-# is recorded (R_ref a margin radius at L_ref), which contains every impostor
-# of any L within e of L_ref.
-_MAX_MOVE = 0.1
-# Recorded candidates are capped at this many in all (int32 entries), and
-# never more than this many per point of the largest class' complement.
-_MAX_CANDIDATES = 1 << 24
 
 
 class _Problem:
@@ -57,13 +46,7 @@ class _Problem:
     Holds the sorted points, the class bounds, the fixed target neighbours,
     the (constant) pull matrix ``sum_{i, j~>i} (x_i - x_j)(x_i - x_j)^T`` and
     the loss weights; :meth:`loss_grad` evaluates the loss at a flattened
-    ``L``, as scipy's optimisers want it.
-
-    Impostors are searched over all pairs of different classes at a
-    reference map ``L_ref``, which records the pairs within an enlarged
-    margin; while ``L`` stays within ``_MAX_MOVE`` of ``L_ref`` (in the sense
-    above, which needs ``L_ref`` of full column rank) only those pairs are
-    visited, which gives exactly the same loss and gradient.
+    ``L``, as scipy's optimisers want it, searching the impostors afresh.
     """
 
     def __init__(self, X, bounds, targets, regularization, n_jobs=1):
@@ -73,56 +56,40 @@ class _Problem:
         self.pull_weight = float(regularization)
         self.push_weight = 1.0 - float(regularization)
         self.push_kernel = get_push_loss_terms(n_jobs)
-        self.cached_kernel = get_push_loss_terms_cached(n_jobs)
+        self.n_groups = 1 if n_jobs is None else max(int(n_jobs), 1)
         s, c, P = target_weight_terms(X, targets, np.ones(targets.shape, dtype=np.float64))
-        self.C_pull = self._outer_sum(s, c, P)
-        n = X.shape[0]
-        n_other = n - int(np.diff(bounds).min())
-        self.cap = int(min(n_other, max(64, _MAX_CANDIDATES // max(n, 1))))
+        self.C_pull = self._outer_sum(s + c, P)
         self.n_active = 0
-        self.n_searches = 0
-        self._ref = None  # (L_ref^+, candidates, count) of the last search
+        self._last = None  # (L_flat, loss, grad, n_active) of the last evaluation
 
-    def _outer_sum(self, s, c, P):
-        """``sum_pq W_pq (x_p - x_q)(x_p - x_q)^T`` from the row sums ``s``,
-        column sums ``c`` and ``P = W X`` of ``W``."""
-        X = self.X
-        B = X.T @ P
-        return (X.T * (s + c)) @ X - B - B.T
-
-    def _push_terms(self, L, Z, dist_t):
-        if self._ref is not None:
-            L_ref, pinv, candidates, count = self._ref
-            if np.linalg.norm((L - L_ref) @ pinv, 2) <= _MAX_MOVE:
-                return self.cached_kernel(X=self.X, Z=Z, targets=self.targets,
-                                          dist_t=dist_t, candidates=candidates,
-                                          count=count)
-        self._ref = None
-        self.n_searches += 1
-        e = _MAX_MOVE
-        record = (1.0 + (1.0 + e) ** 2 * dist_t.max(axis=1)) / (1.0 - e) ** 2
-        cap = self.cap if L.shape[0] >= L.shape[1] else 0
-        *terms, candidates, count = self.push_kernel(
-            self.X, Z, self.bounds, self.targets, dist_t, _BLOCK, _CHUNK, record, cap
-        )
-        if cap and count.max(initial=0) <= cap:
-            sv = np.linalg.svd(L, compute_uv=False)
-            if sv[-1] > 1e-8 * sv[0]:
-                self._ref = (L.copy(), np.linalg.pinv(L), candidates, count)
-        return terms
+    def _outer_sum(self, deg, P):
+        """``X^T diag(deg) X - X^T P - P^T X``: the sum
+        ``sum_pq W_pq (x_p - x_q)(x_p - x_q)^T`` when ``deg`` holds the row
+        plus column sums of ``W`` and ``P = W X``."""
+        # = S + S^T for S = X^T (diag(deg) X / 2 - P): one product
+        S = self.X.T @ (0.5 * deg[:, None] * self.X - P)
+        return S + S.T
 
     def loss_grad(self, L_flat):
+        last = self._last
+        if last is not None and np.array_equal(last[0], L_flat):
+            # scipy evaluates its starting point again
+            self.n_active = last[3]
+            return last[1], last[2].copy()
         X = self.X
         L = L_flat.reshape(-1, X.shape[1])
         Z = X @ L.T
         dist_t = target_distances(Z, self.targets)
-        loss_rows, n_active, w_target, s, c, P = self._push_terms(L, Z, dist_t)
+        push, n_active, w_target, deg, P = self.push_kernel(
+            X, Z, self.bounds, self.targets, dist_t, _BLOCK, _CHUNK, self.n_groups
+        )
         s_t, c_t, P_t = target_weight_terms(X, self.targets, w_target)
-        A = self._outer_sum(s + s_t, c + c_t, P + P_t)
-        self.n_active = int(n_active.sum())
-        loss = self.pull_weight * dist_t.sum() + self.push_weight * loss_rows.sum()
-        grad = 2.0 * L @ (self.pull_weight * self.C_pull + self.push_weight * A)
-        return loss, grad.ravel()
+        A = self._outer_sum(deg + s_t + c_t, P + P_t)
+        self.n_active = int(n_active)
+        loss = self.pull_weight * dist_t.sum() + self.push_weight * push
+        grad = (2.0 * L @ (self.pull_weight * self.C_pull + self.push_weight * A)).ravel()
+        self._last = (L_flat.copy(), loss, grad.copy(), self.n_active)
+        return loss, grad
 
 
 def _sort_by_class(y):
@@ -164,7 +131,9 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5):
     _, _, order, bounds = _sort_by_class(np.asarray(y))
     Xs = np.ascontiguousarray(X[order])
     targets = get_target_neighbors(1)(Xs, bounds, int(n_neighbors), _BLOCK)
-    problem = _Problem(Xs, bounds, targets, regularization)
+    # centred: the loss depends on differences only, and the products that
+    # assemble it lose fewer digits
+    problem = _Problem(Xs - Xs.mean(axis=0), bounds, targets, regularization)
     return problem.loss_grad(np.ascontiguousarray(L, dtype=np.float64).ravel())[0]
 
 
@@ -193,50 +162,109 @@ def _whitening(X, L0):
     return W, np.ascontiguousarray(L0 @ (B * safe_std[:, None]))
 
 
-def _best_multiple(problem, L0, n_bisect=4):
-    """The multiple ``t L0`` of the initial map that (nearly) minimises the loss.
+# Points sampled (evenly over the class-sorted order, so every class is
+# represented) for the initial scale: anchors, and points they are compared with.
+_SCALE_ANCHORS = 128
+_SCALE_OTHERS = 256
+
+
+def _ray_sample(problem, L0):
+    r"""The loss along the ray ``sqrt(s) L0`` on a sample, as the pieces of
+
+    .. math::
+
+        \phi(s) = a s + \sum_t w_t \left[1 + s \delta_t\right]_+^2
+
+    (the squared distances scale with ``s``). ``a`` is the pull term at
+    ``L0`` (every point). The triplets are those of up to ``_SCALE_ANCHORS``
+    anchors against up to ``_SCALE_OTHERS`` points, with
+    ``delta = ||L0 (x_i - x_j)||^2 - ||L0 (x_i - x_l)||^2`` and weights ``w``
+    that make the sum an unbiased estimate of the push term over all
+    triplets. Returns ``a, delta, w``.
+    """
+    X, targets, bounds = problem.X, problem.targets, problem.bounds
+    n = X.shape[0]
+    y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
+    Z = X @ L0.T
+    dist_t = target_distances(Z, targets)
+    rows = np.unique(np.linspace(0, n - 1, min(n, _SCALE_ANCHORS)).round().astype(np.intp))
+    cols = np.unique(np.linspace(0, n - 1, min(n, _SCALE_OTHERS)).round().astype(np.intp))
+    Zr, Zc = Z[rows], Z[cols]
+    # X is centred, so the expansion loses little to cancellation; a starting
+    # scale needs no more
+    D = np.maximum((Zr * Zr).sum(axis=1)[:, None] + (Zc * Zc).sum(axis=1) - 2.0 * Zr @ Zc.T,
+                   0.0)
+    other = y[rows][:, None] != y[cols][None, :]
+    n_other = n - np.diff(bounds)[y[rows]]
+    m_other = other.sum(axis=1)
+    # anchor i stands for n / len(rows) anchors, each of its m_other sampled
+    # points for n_other / m_other points of other classes
+    w_row = (n / rows.shape[0]) * n_other / np.maximum(m_other, 1)
+    delta = dist_t[rows][:, :, None] - D[:, None, :]
+    mask = np.broadcast_to(other[:, None, :], delta.shape)
+    w = np.broadcast_to(w_row[:, None, None], delta.shape)[mask]
+    return problem.pull_weight * dist_t.sum(), delta[mask], problem.push_weight * w
+
+
+def _ray_minimiser(a, delta, w, max_iter=60):
+    """The ``s > 0`` minimising ``phi(s) = a s + sum_t w_t [1 + s delta_t]_+^2``.
+
+    ``phi`` is convex and piecewise quadratic in ``s``: its slope is
+    bracketed by factors of 10 from ``s = 1``, then safeguarded Newton steps
+    (bisection in ``log s`` when a step leaves the bracket) find its zero to
+    0.1 percent.
+    """
+
+    wd = w * delta
+    wdd = wd * delta
+
+    def slope_curvature(s):
+        u = 1.0 + s * delta
+        return a + 2.0 * (wd @ np.maximum(u, 0.0)), 2.0 * (wdd @ (u > 0.0))
+
+    s = 1.0
+    g, _ = slope_curvature(s)
+    if g == 0.0:
+        return s
+    step = 10.0 if g < 0.0 else 0.1
+    for _ in range(30):
+        s_new = s * step
+        g_new, _ = slope_curvature(s_new)
+        if (g_new >= 0.0) == (g < 0.0):
+            lo, hi = min(s, s_new), max(s, s_new)
+            break
+        s, g = s_new, g_new
+    else:
+        return s
+    s = np.sqrt(lo * hi)
+    for _ in range(max_iter):
+        g, h = slope_curvature(s)
+        if g == 0.0:
+            break
+        if g < 0.0:
+            lo = s
+        else:
+            hi = s
+        if hi <= lo * 1.001:
+            break
+        s_new = s - g / h if h > 0.0 else 0.0
+        s = s_new if lo < s_new < hi else np.sqrt(lo * hi)
+    return s
+
+
+def _initial_scale(problem, L0):
+    """The multiple ``t L0`` of the initial map that minimises a sampled loss.
 
     LMNN's margin is 1 whatever the units of the data, so on raw features the
     initial distances can be orders of magnitude off the scale of the
-    solution, where the quartic loss leaves L-BFGS many slow iterations. Along
-    the ray ``t L0`` the loss is a convex function of ``s = t^2`` (a linear
-    pull term plus squared hinges of functions affine in ``s``), so its
-    slope in ``s`` brackets the minimiser within a factor 10 and a few
-    bisections in ``log s`` narrow it to about 15 percent; L-BFGS does the
-    rest.
+    solution, where the quartic loss leaves L-BFGS many slow iterations.
+    Along the ray ``t L0`` the loss is a convex, piecewise quadratic function
+    of ``s = t^2`` (a linear pull term plus squared hinges of functions
+    affine in ``s``). Its minimiser is found on a sample of the triplets
+    (:func:`_ray_sample`: no full evaluation of the loss), which is all a
+    starting point needs; L-BFGS does the rest.
     """
-
-    def evaluate(s):
-        t = np.sqrt(s)
-        f, g = problem.loss_grad((t * L0).ravel())
-        return f, float(g @ L0.ravel()) / (2.0 * t)
-
-    s = 1.0
-    f, slope = evaluate(s)
-    best = (f, s)
-    if slope == 0.0:
-        return L0
-    step = 10.0 if slope < 0.0 else 0.1
-    lo = hi = s
-    for _ in range(30):
-        s_new = s * step
-        f_new, slope_new = evaluate(s_new)
-        best = min(best, (f_new, s_new))
-        if (slope_new >= 0.0) == (slope < 0.0):
-            lo, hi = min(s, s_new), max(s, s_new)
-            break
-        s, slope = s_new, slope_new
-    else:
-        return np.sqrt(best[1]) * L0
-    for _ in range(n_bisect):
-        mid = np.sqrt(lo * hi)
-        f_mid, slope_mid = evaluate(mid)
-        best = min(best, (f_mid, mid))
-        if slope_mid < 0.0:
-            lo = mid
-        else:
-            hi = mid
-    return np.sqrt(best[1]) * L0
+    return np.sqrt(_ray_minimiser(*_ray_sample(problem, L0))) * L0
 
 
 # --------------------------------------------------------------------------
@@ -291,18 +319,22 @@ class LMNN(MahalanobisMixin, BaseEstimator):
       notation of [1]_, :math:`\mu = 1 - \rho`).
 
     The loss is minimised over ``L`` (of shape ``(n_components, n_features)``)
-    with scipy's L-BFGS-B [3]_. At every evaluation the impostors are searched
-    afresh, blockwise (``128`` anchors against tiles of ``2048`` points of
-    other classes, one GEMM per tile), so memory stays bounded by the block
-    size and no ``n x n`` matrix is formed; the gradient is assembled from the
-    active triplets' weights by a few dense products. The blocks run in
-    parallel with ``n_jobs``.
+    with scipy's L-BFGS-B [3]_, from the multiple of ``init`` that minimises
+    the loss on a sample of the triplets (the margin fixes the scale of the
+    solution, which raw features may be far from). At every evaluation the
+    impostors are searched afresh, blockwise, each pair of classes once
+    (``128`` anchors against tiles of ``2048`` points of a later class, one
+    single-precision GEMM per tile that selects the pairs whose distances
+    are then computed exactly), so memory stays bounded by the tile size and
+    no ``n x n`` matrix is formed; the gradient is assembled from the active
+    triplets' weights by a few dense products. The tiles run in parallel
+    with ``n_jobs``.
 
     Parameters
     ----------
-    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray of shape \
-            (n_components, n_features), default='auto'
-        Initial ``L``, as in scikit-learn's
+    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='auto'
+        Initial ``L`` (an array has shape ``(n_components, n_features)``), as
+        in scikit-learn's
         :class:`~sklearn.neighbors.NeighborhoodComponentsAnalysis`:
 
         - 'auto': 'lda' if ``n_components <= min(n_features, n_classes - 1)``,
@@ -319,10 +351,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     n_neighbors : int, default=3
         Number of target neighbours of each point. Every class needs at least
         ``n_neighbors + 1`` points.
-    min_iter : int, default=50
+    min_iter : int, default=0
         The relative-decrease test of ``tol`` is not applied before this many
         iterations (the solver may still stop earlier if it reaches a
-        stationary point).
+        stationary point). metric-learn's default, 50, suits its gradient
+        descent with a fixed step; L-BFGS needs no minimum.
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations.
     learn_rate : float, default=1e-7
@@ -349,8 +382,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         Seed of ``init='random'`` and of ``init='pca'`` (randomised SVD).
     tol : float, default=1e-5
         Relative tolerance (scale-free): the solver stops once the objective
-        decreased by less than ``tol`` times its value in each of 3
-        consecutive iterations (after ``min_iter`` iterations).
+        decreased by less than ``tol`` times its value in each of 2
+        consecutive iterations (after ``min_iter`` iterations), that is once
+        it no longer improves meaningfully. pylmnn's L-BFGS-B stops after one
+        such iteration (its ``ftol``), metric-learn on an absolute change.
     callback : callable, default=None
         Called after every iteration as ``callback(L, n_iter)`` with the
         current ``L`` (a copy, shape ``(n_components, n_features)``).
@@ -429,7 +464,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, *, init="auto", n_neighbors=3, min_iter=50, max_iter=1000,
+    def __init__(self, *, init="auto", n_neighbors=3, min_iter=0, max_iter=1000,
                  learn_rate=1e-7, regularization=0.5, convergence_tol=None,
                  verbose=False, preprocessor=None, n_components=None,
                  random_state=None, tol=1e-5, callback=None, n_jobs=None):
@@ -583,7 +618,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         problem = _Problem(np.ascontiguousarray((X - X.mean(axis=0)) @ W), bounds,
                            targets, self.regularization, n_jobs=threads)
         shape = L0.shape
-        L0 = _best_multiple(problem, L0)
+        L0 = _initial_scale(problem, L0)
         f0, _ = problem.loss_grad(L0.ravel())
         history = [f0]
         state = {"n_iter": 0, "stalled": 0, "converged": False, "t": time.perf_counter()}

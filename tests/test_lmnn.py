@@ -15,14 +15,20 @@ from sklearn.pipeline import make_pipeline
 from metriclearn import LMNN
 from metriclearn._kernels.lmnn import (
     class_blocks,
+    class_pair_tiles,
     get_push_loss_terms,
-    get_push_loss_terms_cached,
     get_target_neighbors,
     margin_radii,
     target_distances,
     target_weight_terms,
 )
-from metriclearn._lmnn import _Problem, _sort_by_class, lmnn_objective
+from metriclearn._lmnn import (
+    _Problem,
+    _ray_minimiser,
+    _ray_sample,
+    _sort_by_class,
+    lmnn_objective,
+)
 
 # ---------------------------------------------------------------- helpers
 
@@ -80,22 +86,31 @@ def target_neighbors_twin(X, bounds, k):
 
 
 def push_loss_terms_twin(X, Z, bounds, targets, dist_t):
-    """Every triplet (i, j, l) with its hinge, the weight matrix W formed densely."""
+    """Every triplet (i, j, l) with its hinge, the weight matrix W formed densely;
+    returns the loss, the number of active triplets, the target weights and
+    sum_pq W_pq (x_p - x_q)(x_p - x_q)^T of the impostor part."""
     n, k = targets.shape
     y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
     sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
-    loss = np.zeros(n)
-    n_active = np.zeros(n, dtype=np.intp)
+    loss = 0.0
+    n_active = 0
     w_target = np.zeros((n, k))
     W = np.zeros((n, n))
     for t in range(k):
         h = 1.0 + dist_t[:, t][:, None] - sq  # h[i, l]
         h = np.where((y[:, None] != y[None, :]) & (h > 0), h, 0.0)
-        loss += (h * h).sum(axis=1)
-        n_active += (h > 0).sum(axis=1)
+        loss += (h * h).sum()
+        n_active += int((h > 0).sum())
         w_target[:, t] += 2 * h.sum(axis=1)
         W -= 2 * h
-    return loss, n_active, w_target, W.sum(axis=1), W.sum(axis=0), W @ X
+    D = X[:, None, :] - X[None, :, :]
+    return loss, n_active, w_target, np.einsum("pq,pqa,pqb->ab", W, D, D)
+
+
+def impostor_matrix(X, deg, P):
+    """X^T diag(deg) X - X^T P - P^T X, as the kernel's outputs mean it."""
+    B = X.T @ P
+    return (X.T * deg) @ X - B - B.T
 
 
 @pytest.mark.parametrize("block", [1, 3, 128])
@@ -134,36 +149,59 @@ def target_neighbors(X, bounds, k):
     return get_target_neighbors(1)(X, bounds, k, 128)
 
 
+@pytest.mark.parametrize("block, chunk", [(1, 1), (2, 3), (128, 2048)])
+def test_class_pair_tiles(block, chunk):
+    bounds = np.array([0, 5, 5, 12, 13], dtype=np.intp)
+    y = np.repeat(np.arange(4), np.diff(bounds))
+    seen = np.zeros((13, 13), dtype=int)
+    for start, stop, c0, c1 in class_pair_tiles(bounds, block, chunk):
+        assert stop - start <= block and c1 - c0 <= chunk
+        assert np.unique(y[start:stop]).size == 1 and np.all(y[c0:c1] > y[start])
+        seen[start:stop, c0:c1] += 1
+    # every pair of different classes exactly once
+    np.testing.assert_array_equal(seen + seen.T, (y[:, None] != y[None, :]).astype(int))
+
+
+@pytest.mark.parametrize("n_groups", [1, 3])
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("block, chunk", [(1, 1), (2, 3), (128, 2048)])
-def test_push_loss_terms_matches_twin(rng, n_jobs, block, chunk):
+def test_push_loss_terms_matches_twin(rng, n_jobs, block, chunk, n_groups):
     X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
     L = rng.standard_normal((3, 4))
+    check_push_loss_terms(X, L, bounds, k, get_push_loss_terms(n_jobs), block, chunk, n_groups)
+
+
+@pytest.mark.parametrize("offset, scale", [(1e4, 1.0), (0.0, 1e-30), (1e3, 1e30)])
+def test_push_loss_terms_far_from_origin_and_extreme_scales(rng, offset, scale):
+    # the single-precision products that select candidates lose most digits
+    # to cancellation far from the origin, and would underflow or overflow
+    # at extreme scales without the rescaling; no impostor may be missed
+    X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
+    X = X + offset
+    L = scale * rng.standard_normal((3, 4))
+    if scale != 1.0:
+        # margins of 1 at such scales: put the points on that scale
+        X = X / scale
+    # (X^T diag(deg) X - X^T P - P^T X itself loses digits far from the
+    # origin, which is why the estimator centres X: compare it loosely there)
+    check_push_loss_terms(X, L, bounds, k, get_push_loss_terms(1), 2, 3, 1,
+                          rtol_A=1e-5 if offset else 1e-9)
+
+
+def check_push_loss_terms(X, L, bounds, k, kernel, block, chunk, n_groups, rtol_A=1e-9):
     Z = X @ L.T
     targets = target_neighbors(X, bounds, k)
     dist_t = target_distances(Z, targets)
-    record = 1.5 * margin_radii(dist_t)
-    cap = X.shape[0]
-    *got, candidates, count = get_push_loss_terms(n_jobs)(
-        X, Z, bounds, targets, dist_t, block, chunk, record, cap
+    loss, n_active, w_target, deg, P = kernel(
+        X, Z, bounds, targets, dist_t, block, chunk, n_groups
     )
-    want = push_loss_terms_twin(X, Z, bounds, targets, dist_t)
-    assert want[1].sum() > 0  # the problem has active triplets
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
-    # the recorded pairs: other classes within max(record[i], record[l])
-    y = np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
-    sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
-    inside = (y[:, None] != y[None, :]) & (sq < np.maximum.outer(record, record))
-    for i in range(X.shape[0]):
-        assert sorted(candidates[i, :count[i]]) == np.flatnonzero(inside[i]).tolist()
-    # over those pairs, the cached kernel gives the same terms at a nearby L
-    Z2 = X @ (L + 0.01 * rng.standard_normal(L.shape)).T
-    dist_t2 = target_distances(Z2, targets)
-    got2 = get_push_loss_terms_cached(n_jobs)(X, Z2, targets, dist_t2, candidates, count)
-    want2 = push_loss_terms_twin(X, Z2, bounds, targets, dist_t2)
-    for g, w in zip(got2, want2, strict=True):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    want_loss, want_active, want_w, want_A = push_loss_terms_twin(X, Z, bounds, targets, dist_t)
+    assert want_active > 0  # the problem has active triplets
+    assert n_active == want_active
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(w_target, want_w, rtol=1e-12, atol=1e-12 * np.abs(want_w).max())
+    A = impostor_matrix(X, deg, P)
+    np.testing.assert_allclose(A, want_A, rtol=rtol_A, atol=rtol_A * np.abs(want_A).max())
 
 
 def test_margin_radii(rng):
@@ -192,17 +230,11 @@ def test_kernels_do_not_write_into_inputs(rng):
     Z = X @ rng.standard_normal((2, X.shape[1])).T
     targets = target_neighbors(X, bounds, k)
     dist_t = target_distances(Z, targets)
-    record = margin_radii(dist_t)
-    arrays = [X, Z, bounds, targets, dist_t, record]
-    for a in arrays:
+    for a in [X, Z, bounds, targets, dist_t]:
         a.setflags(write=False)
-    *_, candidates, count = get_push_loss_terms(1)(
-        X, Z, bounds, targets, dist_t, 128, 2048, record, X.shape[0]
-    )
-    candidates.setflags(write=False)
-    count.setflags(write=False)
-    get_push_loss_terms_cached(1)(X, Z, targets, dist_t, candidates, count)
+    get_push_loss_terms(1)(X, Z, bounds, targets, dist_t, 128, 2048, 1)
     get_target_neighbors(1)(X, bounds, k, 128)
+    target_weight_terms(X, targets, dist_t)
 
 
 # ---------------------------------------------------------------- loss, gradient
@@ -237,6 +269,32 @@ def test_gradient_check_grad(rng):
 
     err = check_grad(fun, jac, L, epsilon=1e-7)
     assert err < 1e-5 * max(1.0, np.linalg.norm(jac(L)))
+
+
+def test_ray_sample_is_the_loss_on_small_problems(rng):
+    # with fewer points than the sample sizes, the sample is every triplet
+    X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
+    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.3)
+    L0 = rng.standard_normal((3, 4))
+    a, delta, w = _ray_sample(problem, L0)
+    for s in [0.01, 0.3, 1.0, 4.0]:
+        phi = a * s + w @ np.maximum(1.0 + s * delta, 0.0) ** 2
+        assert phi == pytest.approx(problem.loss_grad((np.sqrt(s) * L0).ravel())[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ray_minimiser(seed):
+    rng = np.random.default_rng(seed)
+    delta = rng.standard_normal(200) * 10.0 ** rng.uniform(-3, 3)
+    w = rng.random(200)
+    a = rng.random() * np.abs(delta).mean()
+    s = _ray_minimiser(a, delta, w)
+
+    def phi(t):
+        return a * t + w @ np.maximum(1.0 + t * delta, 0.0) ** 2
+
+    grid = s * np.exp(np.linspace(-2, 2, 2001))
+    assert phi(s) <= min(phi(t) for t in grid) * (1 + 1e-6)
 
 
 # ---------------------------------------------------------------- optimality

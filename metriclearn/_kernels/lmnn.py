@@ -5,14 +5,16 @@ Every kernel takes the points sorted by class, so that the points of class
 ``c`` are the rows ``bounds[c]:bounds[c + 1]``. No kernel builds an
 ``n x n`` matrix: distances are formed ``block x chunk`` at a time (one GEMM
 per tile), so the memory they need beyond their outputs is one tile per
-thread.
+thread (and a copy of the outputs per group of tiles run in parallel).
 """
+
+import math
 
 import numpy as np
 from numba import njit, prange
 
 # Rows (anchors) per block and columns per GEMM tile: a tile of
-# ``_BLOCK x _CHUNK`` float64 distances is 2 MiB.
+# ``_BLOCK x _CHUNK`` products is 1 MiB in float32 (2 MiB in float64).
 _BLOCK = 128
 _CHUNK = 2048
 
@@ -159,41 +161,29 @@ def target_weight_terms(X, targets, weights):
 
 
 @njit(cache=True)
-def _row_terms(i, others, m, X, Z, dist_t, radii, loss, n_active, w_target, s, c, P):
-    """Add the pairs ``(i, l)`` for ``l`` in ``others[:m]`` (points of other
-    classes) to row ``i`` of the outputs of :func:`push_loss_terms`.
+def class_pair_tiles(bounds, block, chunk):
+    """Tiles of the search for impostors, each unordered pair of classes once.
 
-    Called once per row and tile rather than once per pair: a call passes
-    arrays, whose reference counting would otherwise cost more than the pair.
+    Rows ``(start, stop, c0, c1)``: anchors ``start:stop`` (a block of at
+    most ``block`` rows of one class) against columns ``c0:c1`` (at most
+    ``chunk`` points of the classes after it in the sorted order). Every
+    pair of points of different classes is in exactly one tile.
     """
-    k = dist_t.shape[1]
-    d = X.shape[1]
-    for q in range(m):
-        l = others[q]
-        dil = _sq_dist(Z, i, l)
-        if dil < radii[i]:
-            # i anchors: triplets (i, j, l)
-            w = 0.0
-            for t in range(k):
-                h = 1.0 + dist_t[i, t] - dil
-                if h > 0.0:
-                    loss[i] += h * h
-                    n_active[i] += 1
-                    w_target[i, t] += 2.0 * h
-                    w -= 2.0 * h
-            if w != 0.0:
-                s[i] += w
-                for f in range(d):
-                    P[i, f] += w * X[l, f]
-        if dil < radii[l]:
-            # l anchors: its triplets (l, j, i) put weight on W[l, i], which
-            # is in the column sum of i
-            w = 0.0
-            for t in range(k):
-                h = 1.0 + dist_t[l, t] - dil
-                if h > 0.0:
-                    w -= 2.0 * h
-            c[i] += w
+    n = bounds[-1]
+    blocks = class_blocks(bounds, block)
+    count = 0
+    for b in range(blocks.shape[0]):
+        count += (n - blocks[b, 3] + chunk - 1) // chunk
+    out = np.empty((count, 4), dtype=np.intp)
+    t = 0
+    for b in range(blocks.shape[0]):
+        for c0 in range(blocks[b, 3], n, chunk):
+            out[t, 0] = blocks[b, 0]
+            out[t, 1] = blocks[b, 1]
+            out[t, 2] = c0
+            out[t, 3] = min(c0 + chunk, n)
+            t += 1
+    return out
 
 
 @njit(cache=True)
@@ -211,7 +201,48 @@ def margin_radii(dist_t):
     return radii
 
 
-def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, record, cap):
+@njit(cache=True)
+def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums):
+    """Add the pairs ``(i, l)``, ``l`` in ``found[:m]`` (points of other
+    classes inside the margin of ``i`` or of ``l``), to the outputs of
+    :func:`push_loss_terms`; ``sums`` holds the loss and the number of active
+    triplets.
+
+    Called once per row and tile rather than once per pair: a call passes
+    arrays, whose reference counting would otherwise cost more than the pair.
+    """
+    k = dist_t.shape[1]
+    d = X.shape[1]
+    for q in range(m):
+        l = found[q]
+        dil = _sq_dist(Z, i, l)
+        v = 0.0
+        if dil < radii[i]:
+            # i anchors: triplets (i, j, l)
+            for t in range(k):
+                h = 1.0 + dist_t[i, t] - dil
+                if h > 0.0:
+                    sums[0] += h * h
+                    sums[1] += 1.0
+                    w_target[i, t] += 2.0 * h
+                    v -= 2.0 * h
+        if dil < radii[l]:
+            # l anchors: triplets (l, j, i)
+            for t in range(k):
+                h = 1.0 + dist_t[l, t] - dil
+                if h > 0.0:
+                    sums[0] += h * h
+                    sums[1] += 1.0
+                    w_target[l, t] += 2.0 * h
+                    v -= 2.0 * h
+        if v != 0.0:
+            deg[i] += v
+            deg[l] += v
+            for f in range(d):
+                P[i, f] += v * X[l, f]
+
+
+def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups):
     """Squared-hinge push loss of LMNN and the pair weights of its gradient.
 
     For every point ``i`` (sorted by class), its targets ``j`` (rows of
@@ -219,112 +250,99 @@ def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, record, cap):
     and every point ``l`` of another class, the triplet ``(i, j, l)`` costs
     ``max(0, 1 + dist_t[i, j] - ||z_i - z_l||^2)^2``. Only ``l`` inside the
     margin radius ``1 + max_j dist_t[i, j]`` of ``i`` (the impostors of
-    ``i``) can cost anything; they are found by scanning, per block of
-    anchors, tiles of the other classes' points (one GEMM per tile, exact
-    distances recomputed for the candidates).
+    ``i``) can cost anything. Each unordered pair of classes is scanned once
+    (:func:`class_pair_tiles`, one single-precision GEMM per tile, with a
+    rounding bound): a pair ``(i, l)`` that may lie inside the margin of
+    ``i`` or of ``l`` is kept, its exact distance recomputed in double
+    precision, and the triplets anchored at either end are added.
 
     The gradient of the push loss with respect to ``L`` is
     ``2 L sum_pq W_pq (x_p - x_q)(x_p - x_q)^T`` for the sparse matrix
     ``W`` with ``W[i, j] += 2 h`` and ``W[i, l] -= 2 h`` for each active
-    triplet of hinge ``h``. That sum is ``X^T diag(s + c) X - X^T P - P^T X``
-    with ``s`` the row sums of ``W``, ``c`` its column sums and ``P = W X``.
-    ``W`` itself is never formed: its target part is returned as an
-    ``(n, k)`` array ``w_target``, and its impostor part is folded into
-    ``s``, ``c`` and ``P`` row by row. The column sum of a point ``l`` is
-    gathered while scanning ``l``'s own row (the pair ``(i, l)`` is seen
-    from both ends), so every output row is written by one block only and
-    the blocks run in parallel without races.
+    triplet of hinge ``h``. ``W`` is never formed: its target part is
+    returned as an ``(n, k)`` array ``w_target``; its impostor part, whose
+    weights ``W[i, l] + W[l, i]`` of each pair are gathered in one entry
+    ``U[i, l]`` (the sum is symmetric in the pair), enters as
+    ``X^T diag(deg) X - X^T P - P^T X`` with ``deg`` the row plus column
+    sums of ``U`` and ``P = U X``.
 
-    The scan also records, for each row ``i``, up to ``cap`` points ``l``
-    with ``||z_i - z_l||^2 < max(record[i], record[l])`` (``record`` at
-    least the margin radii), for :func:`push_loss_terms_cached`; ``count[i]``
-    is their number (above ``cap`` when some did not fit).
+    The tiles are dealt round-robin to ``n_groups`` groups, each with its own
+    outputs, summed at the end: the groups run in parallel in the ``prange``
+    twin without races, and the result depends on ``n_groups`` but not on
+    the threads.
 
     Returns
     -------
-    loss : ndarray of shape (n,)
-        Push loss of the triplets anchored at each point.
-    n_active : ndarray of shape (n,)
-        Number of active triplets anchored at each point.
+    loss : float
+        Push loss (sum over all triplets).
+    n_active : int
+        Number of active triplets.
     w_target : ndarray of shape (n, k)
         Weights ``W[i, targets[i, t]]`` of the push loss.
-    s, c : ndarray of shape (n,)
-        Row and column sums of the impostor part of ``W``.
+    deg : ndarray of shape (n,)
+        Row plus column sums of ``U``.
     P : ndarray of shape (n, n_features)
-        ``W_impostor @ X``.
-    candidates : ndarray of shape (n, cap), int32
-    count : ndarray of shape (n,)
+        ``U @ X``.
     """
     n, k = targets.shape
     d = X.shape[1]
-    blocks = class_blocks(bounds, block)
+    r = Z.shape[1]
+    tiles = class_pair_tiles(bounds, block, chunk)
+    n_tiles = tiles.shape[0]
     norms = _sq_norms(Z)
     radii = margin_radii(dist_t)
-    loss = np.zeros(n)
-    n_active = np.zeros(n, dtype=np.intp)
-    w_target = np.zeros((n, k))
-    s = np.zeros(n)
-    c = np.zeros(n)
-    P = np.zeros((n, d))
-    candidates = np.empty((n, cap), dtype=np.int32)
-    count = np.zeros(n, dtype=np.intp)
-    for b in prange(blocks.shape[0]):
-        start, stop, cs, ce = blocks[b, 0], blocks[b, 1], blocks[b, 2], blocks[b, 3]
-        Zb = Z[start:stop]
+    # The tiles' products only select the candidate pairs (whose distances
+    # are then recomputed exactly), so they run in single precision, on Z
+    # scaled by a power of two to entries below 1 in magnitude. Rounding the
+    # entries and summing r products in float32 errs by less than
+    # (r + 2) 2^-24 (|z_i|^2 + |z_l|^2) / 2 in z_i . z_l, so a pair within the
+    # bound below of a margin is kept.
+    z_max = 0.0
+    for i in range(n):
+        for t in range(r):
+            z_max = max(z_max, abs(Z[i, t]))
+    scale = math.ldexp(1.0, -math.frexp(z_max)[1]) if z_max > 0.0 else 1.0
+    Z32 = (Z * scale).astype(np.float32)
+    unscale = 2.0 / (scale * scale)
+    rel_slack = (r + 4) * 2.0**-23
+    abs_slack = (r + 4) * 2.0**-100 / (scale * scale)
+    g_count = max(1, min(n_groups, n_tiles))
+    sums = np.zeros((g_count, 2))
+    w_target = np.zeros((g_count, n, k))
+    deg = np.zeros((g_count, n))
+    P = np.zeros((g_count, n, d))
+    for g in prange(g_count):
         found = np.empty(chunk, dtype=np.intp)
-        # the other classes: columns [0, cs) and [ce, n)
-        for part in range(2):
-            lo = 0 if part == 0 else ce
-            hi = cs if part == 0 else n
-            for c0 in range(lo, hi, chunk):
-                c1 = min(c0 + chunk, hi)
-                G = np.dot(Zb, Z[c0:c1].T)
-                for a in range(stop - start):
-                    i = start + a
-                    ti = record[i]
-                    m = 0
-                    for q in range(c1 - c0):
-                        l = c0 + q
-                        est = norms[i] + norms[l] - 2.0 * G[a, q]
-                        # GEMM rounding is at most a few ulps of the norms
-                        bound = max(ti, record[l]) + 1e-10 * (norms[i] + norms[l])
-                        if est < bound:
-                            found[m] = l
-                            m += 1
-                    for q in range(m):
-                        if count[i] < cap:
-                            candidates[i, count[i]] = found[q]
-                        count[i] += 1
-                    if m:
-                        _row_terms(i, found, m, X, Z, dist_t, radii, loss, n_active,
-                                   w_target, s, c, P)
-    return loss, n_active, w_target, s, c, P, candidates, count
-
-
-def _push_loss_terms_cached(X, Z, targets, dist_t, candidates, count):
-    """:func:`push_loss_terms` over the recorded candidate pairs only.
-
-    Exact whenever every pair that is an impostor in either direction under
-    the current ``Z`` is among row ``i``'s ``candidates[i, :count[i]]`` (the
-    estimator guarantees it by bounding how far ``L`` moved since the scan).
-    """
-    n, k = targets.shape
-    d = X.shape[1]
-    radii = margin_radii(dist_t)
-    loss = np.zeros(n)
-    n_active = np.zeros(n, dtype=np.intp)
-    w_target = np.zeros((n, k))
-    s = np.zeros(n)
-    c = np.zeros(n)
-    P = np.zeros((n, d))
-    for i in prange(n):
-        _row_terms(i, candidates[i], count[i], X, Z, dist_t, radii, loss, n_active,
-                   w_target, s, c, P)
-    return loss, n_active, w_target, s, c, P
-
-
-push_loss_terms_cached = njit(cache=True)(_push_loss_terms_cached)
-_push_loss_terms_cached_parallel = njit(cache=True, parallel=True)(_push_loss_terms_cached)
+        excess = np.empty(chunk)
+        for tile in range(g, n_tiles, g_count):
+            start, stop, c0, c1 = tiles[tile, 0], tiles[tile, 1], tiles[tile, 2], tiles[tile, 3]
+            G = np.dot(Z32[start:stop], Z32[c0:c1].T)
+            width = c1 - c0
+            norms_c = norms[c0:c1]
+            radii_c = radii[c0:c1]
+            for a in range(stop - start):
+                i = start + a
+                ni = norms[i]
+                ri = radii[i]
+                # first a branch-free pass (it vectorises), then the rare hits
+                for q in range(width):
+                    est = ni + norms_c[q] - unscale * G[a, q]
+                    excess[q] = (est - max(ri, radii_c[q]) - rel_slack * (ni + norms_c[q])
+                                 - abs_slack)
+                m = 0
+                for q in range(width):
+                    if excess[q] < 0.0:
+                        found[m] = c0 + q
+                        m += 1
+                if m:
+                    _row_terms(i, found, m, X, Z, dist_t, radii, w_target[g], deg[g],
+                               P[g], sums[g])
+    for g in range(1, g_count):
+        sums[0] += sums[g]
+        w_target[0] += w_target[g]
+        deg[0] += deg[g]
+        P[0] += P[g]
+    return sums[0, 0], int(sums[0, 1]), w_target[0], deg[0], P[0]
 
 
 push_loss_terms = njit(cache=True)(_push_loss_terms)
@@ -343,10 +361,3 @@ def get_push_loss_terms(n_jobs=1):
     if n_jobs is None or n_jobs == 1:
         return push_loss_terms
     return _push_loss_terms_parallel
-
-
-def get_push_loss_terms_cached(n_jobs=1):
-    """The serial kernel, or its ``prange`` twin when ``n_jobs != 1``."""
-    if n_jobs is None or n_jobs == 1:
-        return push_loss_terms_cached
-    return _push_loss_terms_cached_parallel
