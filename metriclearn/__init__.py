@@ -11,6 +11,7 @@ from ._itml import ITML, ITML_Supervised
 from ._lmnn import LMNN
 from ._mmc import MMC, MMC_Supervised
 from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised
+from ._sgd_triplets import SGDTripletLearner
 from .constraints import Constraints
 
 try:
@@ -20,6 +21,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
-    "SGDMetricLearner", "SGDMetricLearner_Supervised",
+    "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
     "Constraints", "__version__",
 ]

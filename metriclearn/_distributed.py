@@ -23,18 +23,19 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._kernels.sgd import pair_sq_distances, sgd_steps
+from ._kernels.sgd import pair_sq_distances
 from ._sgd import (
     _N_SCALE_SAMPLE,
     _check_diverged,
     _LabelPairSampler,
     _pair_source,
     _report,
+    _run_steps,
     _Schedule,
 )
 from .base import _best_threshold, check_points
 
-__all__ = ["fit_labels", "fit_pairs"]
+__all__ = ["fit_labels", "fit_pairs", "fit_triplets"]
 
 _MISSING = (
     "backend='dask' needs Dask's distributed scheduler, an optional dependency: "
@@ -89,19 +90,26 @@ def _points(X):
 
 
 def _index_shard(pairs, labels):
-    """A shard of index pairs into the shared point array."""
-    return None, np.ascontiguousarray(pairs), np.asarray(labels, dtype=np.int8)
+    """A shard of index pairs (or triplets, with ``labels=None``) into the
+    shared point array."""
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int8)
+    return None, np.ascontiguousarray(pairs), labels
 
 
 def _point_pair_shard(points, labels):
-    """A shard of point pairs ``(m, 2, d)``, addressed as rows of its own
-    ``(2 m, d)`` array."""
+    """A shard of point pairs ``(m, 2, d)`` (or point triplets ``(m, 3, d)``,
+    with ``labels=None``), addressed as rows of its own ``(2 m, d)`` (or
+    ``(3 m, d)``) array."""
     points = np.ascontiguousarray(points, dtype=np.float64)
+    name = "pairs" if labels is not None else "triplets"
     if not np.all(np.isfinite(points)):
-        raise ValueError("pairs contains NaN or infinity")
-    m, _, d = points.shape
-    idx = np.arange(2 * m, dtype=np.intp).reshape(m, 2)
-    return points.reshape(2 * m, d), idx, np.asarray(labels, dtype=np.int8)
+        raise ValueError(f"{name} contains NaN or infinity")
+    m, size, d = points.shape
+    idx = np.arange(size * m, dtype=np.intp).reshape(m, size)
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int8)
+    return points.reshape(size * m, d), idx, labels
 
 
 def _label_shard(X, codes, n_classes):
@@ -112,25 +120,33 @@ def _label_shard(X, codes, n_classes):
     return X, _LabelPairSampler(codes, n_classes)
 
 
-def _round(X_shared, shard, L, etas, batch_size, alpha, margin, precond, seed,
-           shuffle, start):
-    """One task: ``len(etas)`` mini-batch steps on a shard from the snapshot
-    ``L``. Returns ``(delta_L, summed loss, pairs used)``."""
+def _round(X_shared, shard, L, etas, batch_size, cfg, precond, seed, shuffle, start):
+    """One task: ``len(etas)`` mini-batch steps with the loss ``cfg`` on a
+    shard from the snapshot ``L``. Returns ``(delta_L, summed loss, tuples
+    used)``."""
     rng = np.random.RandomState(seed)
     m = etas.shape[0] * batch_size
     if isinstance(shard[1], _LabelPairSampler):
         X, sampler = shard
-        pairs, labels = sampler.draw(-(-m // 2), rng)
-        order = np.arange(min(m, pairs.shape[0]))
+        if cfg.is_pair:
+            pairs, labels = sampler.draw(-(-m // 2), rng)
+            order = np.arange(min(m, pairs.shape[0]))
+            batch = ("pairs", X, pairs, labels, order)
+        else:
+            if sampler.with_partner.size == 0:  # no anchor with a positive here
+                return np.zeros_like(L), 0.0, 0
+            batch = sampler.anchor_batch(X, m, rng)
+            order = batch[3]
     else:
         X = X_shared if shard[0] is None else shard[0]
         _, pairs, labels = shard
         n = pairs.shape[0]
         order = rng.randint(n, size=m) if shuffle else (start + np.arange(m)) % n
+        batch = (("pairs", X, pairs, labels, order) if labels is not None
+                 else ("triplets", X, pairs, order))
     if order.shape[0] == 0:
         return np.zeros_like(L), 0.0, 0
-    L_new, losses = sgd_steps(X, pairs, labels, order, L, etas, batch_size, alpha,
-                              margin, precond)
+    L_new, losses = _run_steps(batch, L, etas, batch_size, cfg, precond)
     return L_new - L, float(losses.sum()), int(order.shape[0])
 
 
@@ -171,7 +187,7 @@ def _train(est, client, x_future, shards, sizes, L, precond, rng):
     per_round = B * steps
     rounds = np.maximum(1, -(-np.asarray(sizes) // per_round))  # per epoch
     planned = rounds * est.max_iter
-    alpha, margin = float(est.alpha), float(est.margin)
+    cfg = est._loss_config()
     base_seed = int(rng.randint(2**31 - 1))
     token = uuid.uuid4().hex[:12]
     schedule = _Schedule(est)
@@ -192,8 +208,8 @@ def _train(est, client, x_future, shards, sizes, L, precond, rng):
         seed = int(np.random.SeedSequence([base_seed, s, r]).generate_state(1)[0] >> 1)
         key = f"metriclearn-sgd-{token}-{s}-{r}"
         fut = client.submit(
-            _round, x_future, shards[s], L.copy(), schedule.etas(steps), B, alpha,
-            margin, precond, seed, bool(est.shuffle), (r * per_round) % max(sizes[s], 1),
+            _round, x_future, shards[s], L.copy(), schedule.etas(steps), B, cfg,
+            precond, seed, bool(est.shuffle), (r * per_round) % max(sizes[s], 1),
             key=key,  # no workers=: never pinned, any worker may run (or rerun) it
         )
         pending[key] = (s, r, fut)
@@ -227,7 +243,7 @@ def _train(est, client, x_future, shards, sizes, L, precond, rng):
                     elapsed = time.perf_counter() - tic
                     tic = time.perf_counter()
                     _report(est, k + 1, history[-1], schedule.eta,
-                            epoch_pairs.pop(k) / max(elapsed, 1e-12))
+                            epoch_pairs.pop(k) / max(elapsed, 1e-12), est._unit(cfg))
                 if schedule.end_epoch(history[-1]):
                     converged = stopping = True
             if not stopping and submitted[s] < planned[s]:
@@ -238,10 +254,10 @@ def _train(est, client, x_future, shards, sizes, L, precond, rng):
     return L, history, len(history), converged, order, schedule.t
 
 
-def _finish(est, L, history, n_iter, converged, order, precond, t):
+def _finish(est, L, history, n_iter, converged, order, precond, t, stacklevel=7):
     est.preconditioner_ = precond
     est.t_ = int(round(t))
-    est._finish(L, history, n_iter, converged, partial=False, stacklevel=7)
+    est._finish(L, history, n_iter, converged, partial=False, stacklevel=stacklevel)
     est.n_updates_ = len(order)
     est.update_keys_ = np.asarray(order, dtype=np.intp).reshape(-1, 2)
 
@@ -262,6 +278,13 @@ def fit_pairs(est, pairs, y, rng, calibration_params):
         _fit_pairs(est, client, pairs, y, rng, calibration_params)
 
 
+def fit_triplets(est, triplets, rng):
+    """``SGDTripletLearner.fit`` on Dask: triplets as numpy (points or indices
+    into the array ``preprocessor``) or as a Dask array of point triplets."""
+    with _connect(est.scheduler) as client, _quiet_graph():
+        _fit_tuples(est, client, triplets, None, rng)
+
+
 def fit_labels(est, X, y, rng):
     """``SGDMetricLearner_Supervised.fit`` on Dask: ``X`` and ``y`` as numpy
     or Dask arrays; each shard is a block of rows drawing its own pairs."""
@@ -270,26 +293,59 @@ def fit_labels(est, X, y, rng):
 
 
 def _fit_pairs(est, client, pairs, y, rng, calibration_params):
+    labels, shards, x_future, L = _fit_tuples(est, client, pairs, y, rng)
+    try:
+        sq = client.gather([
+            client.submit(_shard_sq_distances, x_future, shard, L, pure=False)
+            for shard in shards
+        ])
+    finally:
+        client.cancel(shards + ([x_future] if x_future is not None else []))
+    est.threshold_ = _best_threshold(
+        np.sqrt(np.concatenate(sq)), labels,
+        calibration_params.get("strategy", "accuracy"),
+        calibration_params.get("min_rate"),
+        calibration_params.get("beta", 1.0),
+    )
+
+
+def _fit_tuples(est, client, pairs, y, rng):
+    """Train on pairs (``y`` given) or triplets (``y=None``). For pairs,
+    returns the shuffled labels, the shard futures, the shared point future
+    and the map, for the caller to calibrate on and release; for triplets
+    everything is released here."""
     dask, _, _ = _import_dask()
+    size, name = (2, "pairs") if y is not None else (3, "triplets")
     if _is_dask(y):
         y = client.compute(y).result()
     if _is_dask(pairs):
-        if pairs.ndim != 3 or pairs.shape[1] != 2:
+        if pairs.ndim != 3 or pairs.shape[1] != size:
             raise ValueError(
-                "pairs given as a Dask array must have shape (n, 2, n_features); "
+                f"{name} given as a Dask array must have shape (n, {size}, n_features); "
                 f"got shape {pairs.shape}"
             )
         # labels and shapes are checked on a one-feature stand-in
-        labels = _pair_source(np.zeros((pairs.shape[0], 2, 1)), y, None).labels
+        labels = (_pair_source(np.zeros((pairs.shape[0], 2, 1)), y, None).labels
+                  if y is not None else None)
         n, d = pairs.shape[0], pairs.shape[2]
         sample = np.unique(rng.randint(n, size=min(n, _N_SCALE_SAMPLE)))
         points = np.asarray(client.compute(pairs[sample]).result(), dtype=np.float64)
         if not np.all(np.isfinite(points)):
-            raise ValueError("pairs contains NaN or infinity")
-        precond, L = est._start_from_sample(points[:, 0], points[:, 1], rng)
+            raise ValueError(f"{name} contains NaN or infinity")
+        if size == 3:
+            first = np.concatenate([points[:, 0], points[:, 0]])
+            second = np.concatenate([points[:, 1], points[:, 2]])
+        else:
+            first, second = points[:, 0], points[:, 1]
+        precond, L = est._start_from_sample(first, second, rng)
         X_shared, own_points = None, False
     else:
-        source = _pair_source(pairs, y, est.preprocessor_)
+        if size == 3:
+            from ._sgd_triplets import _triplet_source
+
+            source = _triplet_source(pairs, est.preprocessor_)
+        else:
+            source = _pair_source(pairs, y, est.preprocessor_)
         labels, n, d = source.labels, source.n_pairs, source.X.shape[1]
         precond, L = est._start(source.X, source.pairs, rng)
         X_shared = source.X
@@ -297,23 +353,28 @@ def _fit_pairs(est, client, pairs, y, rng, calibration_params):
     est.n_features_in_ = d
     n_shards = _n_shards(client, n)
     bounds = _bounds(n, n_shards)
+
+    def part(lab, a, b):
+        return None if lab is None else lab[a:b]
+
     if _is_dask(pairs):
-        blocks = pairs.rechunk({0: tuple(np.diff(bounds)), 1: 2, 2: d})
-        parts = [dask.delayed(_point_pair_shard)(blocks.blocks[s], labels[a:b])
+        blocks = pairs.rechunk({0: tuple(np.diff(bounds)), 1: size, 2: d})
+        parts = [dask.delayed(_point_pair_shard)(blocks.blocks[s], part(labels, a, b))
                  for s, (a, b) in enumerate(_spans(bounds))]
         x_future = None
     else:
         # with shuffle, shards are random subsets (input sorted by label
         # would otherwise give shards of a single kind of pair)
         perm = rng.permutation(n) if est.shuffle else np.arange(n)
-        labels = labels[perm]
+        if labels is not None:
+            labels = labels[perm]
         if own_points:
-            pts = X_shared.reshape(n, 2, d)
-            parts = [dask.delayed(_point_pair_shard)(pts[perm[a:b]], labels[a:b])
+            pts = X_shared.reshape(n, size, d)
+            parts = [dask.delayed(_point_pair_shard)(pts[perm[a:b]], part(labels, a, b))
                      for a, b in _spans(bounds)]
             x_future = None
         else:
-            parts = [dask.delayed(_index_shard)(source.pairs[perm[a:b]], labels[a:b])
+            parts = [dask.delayed(_index_shard)(source.pairs[perm[a:b]], part(labels, a, b))
                      for a, b in _spans(bounds)]
             x_future = client.compute(dask.delayed(_points)(X_shared))
     shards = client.compute(parts)
@@ -321,19 +382,15 @@ def _fit_pairs(est, client, pairs, y, rng, calibration_params):
         L, history, n_iter, converged, order, t = _train(
             est, client, x_future, shards, np.diff(bounds), L, precond, rng
         )
-        sq = client.gather([
-            client.submit(_shard_sq_distances, x_future, shard, L, pure=False)
-            for shard in shards
-        ])
-    finally:
+    except BaseException:
         client.cancel(shards + ([x_future] if x_future is not None else []))
-    _finish(est, L, history, n_iter, converged, order, precond, t)
-    est.threshold_ = _best_threshold(
-        np.sqrt(np.concatenate(sq)), labels,
-        calibration_params.get("strategy", "accuracy"),
-        calibration_params.get("min_rate"),
-        calibration_params.get("beta", 1.0),
-    )
+        raise
+    # the warning points at the user's fit (one frame deeper for pairs)
+    _finish(est, L, history, n_iter, converged, order, precond, t,
+            stacklevel=7 if labels is None else 8)
+    if labels is None:
+        client.cancel(shards + ([x_future] if x_future is not None else []))
+    return labels, shards, x_future, L
 
 
 def _fit_labels(est, client, X, y, rng):

@@ -1,9 +1,12 @@
-"""Large-scale metric learning by mini-batch SGD on a pair hinge loss over
-``L``: SGDMetricLearner and SGDMetricLearner_Supervised."""
+"""Large-scale metric learning by mini-batch SGD over ``L``:
+SGDMetricLearner (pairs; hinge or contrastive loss) and
+SGDMetricLearner_Supervised (class labels; pair losses, or triplet losses with
+negatives mined per batch), and what the SGD family shares."""
 
 import math
 import time
 import warnings
+from collections import namedtuple
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +15,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._kernels.sgd import pair_loss_grad, pair_sq_distances, sgd_steps
+from ._kernels import sgd_triplets as _tk
+from ._kernels.sgd import CONTRASTIVE, HINGE, pair_loss_grad, pair_sq_distances, sgd_steps
 from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
@@ -25,6 +29,53 @@ from .base import (
 )
 
 __all__ = ["SGDMetricLearner", "SGDMetricLearner_Supervised", "sgd_objective"]
+
+# the losses, by the input they compare: pairs, or an anchor with a positive
+# and negatives
+PAIR_LOSSES = ("hinge", "contrastive")
+TRIPLET_LOSSES = ("triplet", "infonce")
+_LOSS_CODES = {"hinge": HINGE, "contrastive": CONTRASTIVE,
+               "triplet": _tk.TRIPLET, "infonce": _tk.INFONCE}
+MINERS = ("all", "hard", "semihard", "easy")
+_MINER_CODES = {"all": _tk.ALL, "hard": _tk.HARD, "semihard": _tk.SEMIHARD,
+                "easy": _tk.EASY}
+
+
+class _LossConfig(namedtuple("_LossConfig", "name code alpha margin temperature miner")):
+    """What the kernels need to know about the loss (travels to Dask tasks)."""
+
+    @property
+    def is_pair(self):
+        return self.name in PAIR_LOSSES
+
+
+def _run_steps(batch, L, etas, batch_size, cfg, precond):
+    """Mini-batch steps on one epoch's (or one task's) batch of training
+    tuples, whatever their kind; returns the map and the summed loss of each
+    step.
+
+    ``batch`` is ``('pairs', X, pairs, labels, order)``, ``('triplets', X,
+    triplets, order)`` or ``('mined', X, codes, anchors, positives, u)``.
+    """
+    kind = batch[0]
+    if kind == "pairs":
+        _, X, pairs, labels, order = batch
+        return sgd_steps(X, pairs, labels, order, L, etas, batch_size, cfg.alpha,
+                         cfg.margin, precond, cfg.code)
+    if kind == "triplets":
+        _, X, triplets, order = batch
+        return _tk.triplet_steps(X, triplets, order, L, etas, batch_size, cfg.code,
+                                 cfg.margin, cfg.temperature, precond)
+    _, X, codes, anchors, positives, u = batch
+    return _tk.mined_steps(X, codes, anchors, positives, u, L, etas, batch_size,
+                           cfg.code, _MINER_CODES[cfg.miner], cfg.margin,
+                           cfg.temperature, precond)
+
+
+def _batch_size_of(batch):
+    """Number of training tuples (pairs, triplets or anchors) in ``batch``."""
+    return batch[4].shape[0] if batch[0] != "triplets" else batch[3].shape[0]
+
 
 # pairs sampled to estimate the scale of the differences and to scale the init
 _N_SCALE_SAMPLE = 4096
@@ -55,16 +106,23 @@ class _PairSource:
         p = self.pairs[idx]
         return self.X[p[:, 0]] - self.X[p[:, 1]]
 
+    def batch(self, order):
+        """The :func:`_run_steps` batch visiting the tuples in ``order``."""
+        if self.labels is None:  # triplets
+            return ("triplets", self.X, self.pairs, order)
+        return ("pairs", self.X, self.pairs, self.labels, order)
+
 
 def _index_dtype(pairs):
     """int32 index pairs stay int32 (half the memory); others become intp."""
     return pairs if pairs.dtype == np.int32 else pairs.astype(np.intp, copy=False)
 
 
-def _check_index_pairs(pairs, y, X, n_features=None):
-    """Validate ``(n, 2)`` integer indices into the array ``X`` and their pair
-    labels without gathering the points."""
-    arr = np.asarray(pairs)
+def _check_index_tuples(tuples, X, n_features=None, name="pairs"):
+    """Validate integer indices (pairs or triplets) into the array ``X``
+    without gathering the points; None when they are not integral (the
+    caller then lets :func:`check_pairs` raise its message)."""
+    arr = np.asarray(tuples)
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.intp)
@@ -73,22 +131,30 @@ def _check_index_pairs(pairs, y, X, n_features=None):
             return None
     n = X.shape[0]
     if arr.shape[0] == 0:
-        raise ValueError("pairs is empty: at least one tuple is required")
+        raise ValueError(f"{name} is empty: at least one tuple is required")
     if X.shape[1] == 0:
-        raise ValueError("pairs has 0 features: at least one is required")
+        raise ValueError(f"{name} has 0 features: at least one is required")
     lo, hi = arr.min(), arr.max()
     if lo < 0 or hi >= n:
         bad = arr[(arr < 0) | (arr >= n)].ravel()[:5]
         raise ValueError(
-            f"pairs holds indices out of range for a preprocessor of "
+            f"{name} holds indices out of range for a preprocessor of "
             f"{n} samples: {bad.tolist()}"
         )
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
-            f"pairs has {X.shape[1]} features, but the estimator was fitted "
+            f"{name} has {X.shape[1]} features, but the estimator was fitted "
             f"with {n_features} features"
         )
-    arr = np.ascontiguousarray(_index_dtype(arr))
+    return np.ascontiguousarray(_index_dtype(arr))
+
+
+def _check_index_pairs(pairs, y, X, n_features=None):
+    """Validate ``(n, 2)`` integer indices into the array ``X`` and their pair
+    labels without gathering the points."""
+    arr = _check_index_tuples(pairs, X, n_features)
+    if arr is None:
+        return None
     if y is None:
         return arr
     y_arr = np.asarray(y)
@@ -190,6 +256,14 @@ class _LabelPairSampler:
             labels[:] = 1 if n_sim else -1
         return pairs, labels
 
+    def anchor_batch(self, X, m, rng):
+        """The :func:`_run_steps` batch of ``m`` anchors, each with a positive
+        of its class, and the uniform draws of the miners."""
+        pairs = self._similar(m, rng)
+        u = rng.random_sample(m)
+        return ("mined", X, self.codes, np.ascontiguousarray(pairs[:, 0]),
+                np.ascontiguousarray(pairs[:, 1]), u)
+
     def _similar(self, m, rng):
         first = self.with_partner[rng.randint(self.with_partner.shape[0], size=m)]
         c = self.codes[first]
@@ -211,10 +285,13 @@ class _LabelPairSampler:
 # --------------------------------------------------------------------------
 
 
-def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, preprocessor=None):
-    """Mean pair hinge loss of :class:`SGDMetricLearner` at ``components``.
+def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
+                  preprocessor=None):
+    """Mean pair loss of :class:`SGDMetricLearner` at ``components``.
 
     ``(1 / n) sum_i [y_i = +1] ||L d_i||^2 + alpha [y_i = -1] max(0, margin - ||L d_i||^2)``
+    (``loss='hinge'``), or with ``max(0, margin - ||L d_i||)^2`` as the
+    dissimilar term (``loss='contrastive'``).
 
     Parameters
     ----------
@@ -226,17 +303,20 @@ def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, preprocessor=N
         +1 for similar pairs, -1 for dissimilar ones.
     alpha, margin : float
         As in :class:`SGDMetricLearner`.
+    loss : {'hinge', 'contrastive'}, default='hinge'
     preprocessor : ndarray of shape (n_samples, n_features), optional
 
     Returns
     -------
     loss : float
     """
+    if loss not in PAIR_LOSSES:
+        raise ValueError(f"loss must be 'hinge' or 'contrastive'; got {loss!r}")
     source = _pair_source(pairs, y, check_preprocessor(preprocessor))
     L = np.ascontiguousarray(components, dtype=np.float64)
-    loss, _ = pair_loss_grad(source.X, source.pairs, source.labels, L,
-                             float(alpha), float(margin))
-    return float(loss)
+    value, _ = pair_loss_grad(source.X, source.pairs, source.labels, L,
+                              float(alpha), float(margin), _LOSS_CODES[loss])
+    return float(value)
 
 
 # --------------------------------------------------------------------------
@@ -319,11 +399,11 @@ def _check_diverged(L, history, eta0):
         )
 
 
-def _report(est, epoch, loss, eta, rate):
+def _report(est, epoch, loss, eta, rate, unit="pairs"):
     """The verbose progress line of an epoch."""
     print(
         f"[{type(est).__name__}] epoch {epoch:4d}  loss {loss:.6g}  eta {eta:.3g}  "
-        f"{rate:,.0f} pairs/s"
+        f"{rate:,.0f} {unit}/s"
     )
 
 
@@ -361,6 +441,7 @@ def _initial_components(init, k, d, points, diffs, margin, rng):
 class _BaseSGD(MahalanobisMixin, BaseEstimator):
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "loss": [StrOptions(set(PAIR_LOSSES + TRIPLET_LOSSES))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="neither")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -381,12 +462,17 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, n_components=None, alpha=1.0, margin=1.0,
+    # the losses the class learns with, and where to go for the others
+    _losses = PAIR_LOSSES
+    _other_losses_hint = ""
+
+    def __init__(self, *, n_components=None, loss="hinge", alpha=1.0, margin=1.0,
                  learning_rate="adaptive", eta0=0.5, power_t=0.5, batch_size=1024,
                  max_iter=100, tol=1e-3, n_iter_no_change=5, shuffle=True,
                  init="auto", warm_start=False, backend="local", scheduler=None,
                  local_steps=50, verbose=0, preprocessor=None, random_state=None):
         self.n_components = n_components
+        self.loss = loss
         self.alpha = alpha
         self.margin = margin
         self.learning_rate = learning_rate
@@ -408,6 +494,33 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- set-up
 
+    def _loss_config(self):
+        """The loss as the kernels take it; a loss this class cannot learn
+        with is a ``ValueError`` that says which class can."""
+        name = self.loss
+        if name not in self._losses:
+            wants = "triplets or class labels" if name in TRIPLET_LOSSES else "pairs"
+            raise ValueError(
+                f"loss={name!r} needs {wants}; {type(self).__name__} learns with "
+                f"loss in {list(self._losses)}{self._other_losses_hint}"
+            )
+        miner = getattr(self, "miner", "all")
+        if name in PAIR_LOSSES and miner != "all":
+            raise ValueError(
+                f"miner={miner!r} selects the negatives of the triplet losses; with "
+                f"loss={name!r} the pairs are drawn at random: use miner='all', or "
+                "loss='triplet' or 'infonce'"
+            )
+        return _LossConfig(name, _LOSS_CODES[name], float(getattr(self, "alpha", 1.0)),
+                           float(self.margin), float(getattr(self, "temperature", 1.0)),
+                           miner)
+
+    def _init_scale(self):
+        """Mean squared learned length of the sampled differences at the start:
+        the margin, which the contrastive loss puts on the distance itself."""
+        margin = float(self.margin)
+        return margin * margin if self.loss == "contrastive" else margin
+
     def _n_components(self, d):
         k = d if self.n_components is None else self.n_components
         if k > d:
@@ -418,9 +531,13 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
 
     def _start(self, X, pairs, rng):
         """The diagonal preconditioner and the starting map, from a sample of
-        the pairs."""
+        the pairs (or of the triplets: their anchor-positive and
+        anchor-negative differences)."""
         sample = rng.randint(pairs.shape[0], size=min(pairs.shape[0], _N_SCALE_SAMPLE))
         p = pairs[sample]
+        if pairs.shape[1] == 3:
+            first = X[np.concatenate([p[:, 0], p[:, 0]])]
+            return self._start_from_sample(first, X[np.concatenate([p[:, 1], p[:, 2]])], rng)
         return self._start_from_sample(X[p[:, 0]], X[p[:, 1]], rng)
 
     def _start_from_sample(self, first, second, rng):
@@ -438,7 +555,7 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
             L = self.components_.copy()
         else:
             points = np.concatenate([first, second])
-            L = _initial_components(self.init, k, d, points, diffs, self.margin, rng)
+            L = _initial_components(self.init, k, d, points, diffs, self._init_scale(), rng)
         return precond, L
 
     # -------------------------------------------------------------- training
@@ -446,33 +563,39 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
     def _local_epochs(self, draw_epoch, L, precond, n_epochs, rng, stop_early):
         """Run epochs of the local backend.
 
-        ``draw_epoch(rng)`` returns ``(X, pairs, labels, order)`` of one epoch.
+        ``draw_epoch(rng)`` returns the :func:`_run_steps` batch of one epoch.
         Returns the map, the loss history, the number of epochs and whether
         the stopping criterion was met.
         """
-        alpha, margin = float(self.alpha), float(self.margin)
+        cfg = self._loss_config()
         B = int(self.batch_size)
         schedule = _Schedule(self, t=0 if stop_early else getattr(self, "t_", 0))
         history = []
         epoch, converged = 0, False
         for epoch in range(1, n_epochs + 1):
-            X, pairs, labels, order = draw_epoch(rng)
-            n_steps = -(-order.shape[0] // B)
+            batch = draw_epoch(rng)
+            n_items = _batch_size_of(batch)
+            n_steps = -(-n_items // B)
             tic = time.perf_counter()
-            L, losses = sgd_steps(X, pairs, labels, order, L, schedule.etas(n_steps),
-                                  B, alpha, margin, precond)
+            L, losses = _run_steps(batch, L, schedule.etas(n_steps), B, cfg, precond)
             elapsed = time.perf_counter() - tic
             schedule.t += n_steps
-            loss = float(losses.sum()) / max(order.shape[0], 1)
+            loss = float(losses.sum()) / max(n_items, 1)
             history.append(loss)
             _check_diverged(L, history, self.eta0)
             if self.verbose:
-                _report(self, epoch, loss, schedule.eta, order.shape[0] / max(elapsed, 1e-12))
+                _report(self, epoch, loss, schedule.eta, n_items / max(elapsed, 1e-12),
+                        self._unit(cfg))
             if stop_early and schedule.end_epoch(loss):
                 converged = True
                 break
         self.t_ = schedule.t
         return L, history, epoch, converged
+
+    @staticmethod
+    def _unit(cfg):
+        """What the verbose throughput counts."""
+        return "pairs" if cfg.is_pair else "triplets"
 
     def _finish(self, L, history, n_iter, converged, *, partial, stacklevel=5):
         if partial:
@@ -494,8 +617,9 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
         self.converged_ = converged
 
     def _fit_source(self, source, rng, *, partial=False):
-        """Train on a :class:`_PairSource` with the local backend."""
-        X, pairs, labels = source.X, source.pairs, source.labels
+        """Train on a :class:`_PairSource` (pairs or triplets) with the local
+        backend."""
+        X, pairs = source.X, source.pairs
         n = pairs.shape[0]
         if partial and hasattr(self, "components_"):
             precond, L = self.preconditioner_, self.components_
@@ -504,7 +628,7 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
 
         def draw_epoch(rng):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
-            return X, pairs, labels, order
+            return source.batch(order)
 
         n_epochs = 1 if partial else self.max_iter
         L, history, n_iter, converged = self._local_epochs(
@@ -515,13 +639,24 @@ class _BaseSGD(MahalanobisMixin, BaseEstimator):
 
 
 class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
-    r"""Metric learning from pairs by mini-batch SGD on a hinge loss over ``L``.
+    r"""Metric learning from pairs by mini-batch SGD on a pair loss over ``L``.
+
+    With ``loss='hinge'`` (the default):
 
     .. math::
 
         \min_{L \in \mathbb{R}^{k \times d}} \;
         \frac{1}{n} \Big( \sum_{(x, x') \in S} \|L(x - x')\|^2
         + \alpha \sum_{(x, x') \in D} \max\big(0,\, m - \|L(x - x')\|^2\big) \Big)
+
+    and with ``loss='contrastive'`` (Chopra et al. [2]_; the margin is on the
+    distance, and the dissimilar term is a squared hinge):
+
+    .. math::
+
+        \min_{L \in \mathbb{R}^{k \times d}} \;
+        \frac{1}{n} \Big( \sum_{(x, x') \in S} \|L(x - x')\|^2
+        + \alpha \sum_{(x, x') \in D} \max\big(0,\, m - \|L(x - x')\|\big)^2 \Big)
 
     where
 
@@ -530,6 +665,13 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     - :math:`\alpha` is ``alpha``, :math:`m` is ``margin``;
     - :math:`k` is ``n_components`` (at most :math:`d`, the number of
       features); the learned metric is :math:`M = L^T L`.
+
+    The contrastive loss is differentiable everywhere except at dissimilar
+    pairs of learned length zero, where the step ignores the pair. The
+    triplet losses ('triplet', 'infonce') compare an anchor's distances to
+    a positive and to negatives: they are learned from triplets by
+    :class:`SGDTripletLearner` and from class labels by
+    :class:`SGDMetricLearner_Supervised`.
 
     Similar pairs are pulled together; dissimilar pairs are pushed apart until
     their squared learned distance reaches the margin, and no further, so the
@@ -578,10 +720,13 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     n_components : int, default=None
         Rows of ``L`` (the dimension of the learned space); ``None`` means
         ``n_features``.
+    loss : {'hinge', 'contrastive'}, default='hinge'
+        The pair loss (see above).
     alpha : float, default=1.0
-        Weight of the dissimilar hinge term.
+        Weight of the dissimilar term.
     margin : float, default=1.0
-        Squared learned distance beyond which a dissimilar pair costs nothing.
+        Learned distance beyond which a dissimilar pair costs nothing:
+        squared for 'hinge', not squared for 'contrastive'.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule (see above).
     eta0 : float, default=0.5
@@ -655,11 +800,15 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     See Also
     --------
     SGDMetricLearner_Supervised : the same learner, from class labels.
+    SGDTripletLearner : the triplet losses, from triplets.
 
     References
     ----------
     .. [1] P. Xie, E. P. Xing. "Large scale distributed distance metric
            learning". arXiv:1412.5949, 2014.
+    .. [2] S. Chopra, R. Hadsell, Y. LeCun. "Learning a similarity metric
+           discriminatively, with application to face verification".
+           CVPR 2005.
 
     Examples
     --------
@@ -673,7 +822,13 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
     [1, 1, -1, -1]
     """
 
+    _other_losses_hint = (
+        "; for the triplet losses use SGDTripletLearner (triplets) or "
+        "SGDMetricLearner_Supervised (class labels)"
+    )
+
     def _validate_fit_input(self, pairs, y, calibration_params):
+        self._loss_config()
         calibration_params = check_calibration_params(calibration_params)
         return calibration_params
 
@@ -762,8 +917,10 @@ class SGDMetricLearner(PairsClassifierMixin, _BaseSGD):
 
 
 class SGDMetricLearner_Supervised(_BaseSGD):
-    r"""Metric learning from class labels by mini-batch SGD on a pair hinge
-    loss over ``L``.
+    r"""Metric learning from class labels by mini-batch SGD over ``L``, on a
+    pair loss or on a triplet loss with negatives mined in each batch.
+
+    **Pair losses.** ``loss='hinge'`` (the default):
 
     .. math::
 
@@ -775,18 +932,67 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     of points of different classes, drawn afresh for every epoch
     (``n_constraints`` of each kind, alternating, so every mini-batch holds as
     many of both), :math:`\alpha` is ``alpha`` and :math:`m` is ``margin``.
-    The pairs are drawn from the labels as indices into ``X``; no list of all
-    possible pairs is ever made. Everything else (scaling, schedules,
-    backends) is as in :class:`SGDMetricLearner`.
+    ``loss='contrastive'`` (Chopra et al. [2]_) replaces the dissimilar term
+    by :math:`\alpha \max(0, m - \|L(x - x')\|)^2`: a squared hinge on the
+    distance, not on its square.
+
+    **Triplet losses.** Each epoch draws ``n_constraints`` anchors :math:`a`,
+    each with a positive :math:`p` of its class. A mini-batch of :math:`B`
+    anchors holds :math:`2B` points (the anchors and their positives); the
+    candidate negatives of an anchor are the batch's points of other classes,
+    and ``miner`` keeps a set :math:`N_a` of them. With
+    :math:`d^2(a, x) = \|L(a - x)\|^2`, the loss of an anchor is, for
+    ``loss='triplet'`` (Schroff et al. [3]_),
+
+    .. math::
+
+        \ell_a = \frac{1}{|N_a|} \sum_{n \in N_a}
+        \max\big(0,\ d^2(a, p) - d^2(a, n) + m\big),
+
+    and for ``loss='infonce'`` (a softmax over the positive and the mined
+    negatives, with temperature :math:`\tau` = ``temperature``; the N-pair
+    loss of Sohn [4]_ with the similarity :math:`-d^2/\tau` instead of an
+    inner product, so that it depends on differences only, as a metric does)
+
+    .. math::
+
+        \ell_a = -\log \frac{e^{-d^2(a, p) / \tau}}
+        {e^{-d^2(a, p) / \tau} + \sum_{n \in N_a} e^{-d^2(a, n) / \tau}}
+        = \log\Big(1 + \sum_{n \in N_a} e^{(d^2(a, p) - d^2(a, n)) / \tau}\Big),
+
+    with :math:`\ell_a = 0` when :math:`N_a` is empty; a step follows the
+    gradient of the batch's mean :math:`\ell_a`. The miners, with all
+    distances at the map before the step:
+
+    - ``'all'``: every candidate;
+    - ``'hard'``: the closest candidate;
+    - ``'semihard'``: one candidate drawn uniformly among those with
+      :math:`d^2(a, p) < d^2(a, n) < d^2(a, p) + m`;
+    - ``'easy'``: one candidate drawn uniformly among those with
+      :math:`d^2(a, n) \ge d^2(a, p) + m` (beyond the margin: they carry no
+      triplet loss, only an InfoNCE one).
+
+    The pairs, anchors and positives are drawn from the labels as indices
+    into ``X``; no list of all possible pairs or triplets is ever made.
+    Everything else (scaling, schedules, backends) is as in
+    :class:`SGDMetricLearner`.
 
     Parameters
     ----------
     n_components : int, default=None
         Rows of ``L``; ``None`` means ``n_features``.
+    loss : {'hinge', 'contrastive', 'triplet', 'infonce'}, default='hinge'
+        The loss (see above).
     alpha : float, default=1.0
-        Weight of the dissimilar hinge term.
+        Weight of the dissimilar term of the pair losses.
     margin : float, default=1.0
-        Squared learned distance beyond which a dissimilar pair costs nothing.
+        The margin :math:`m`: on the squared distance for 'hinge', 'triplet'
+        and the miners, on the distance for 'contrastive'.
+    temperature : float, default=0.5
+        Temperature :math:`\tau` of 'infonce'.
+    miner : {'all', 'hard', 'semihard', 'easy'}, default='all'
+        Which negatives of the batch each anchor is compared with (triplet
+        losses only; the pair losses draw their pairs at random).
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule.
     eta0 : float, default=0.5
@@ -794,7 +1000,7 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     batch_size : int, default=1024
-        Pairs per mini-batch step.
+        Pairs (anchors, for the triplet losses) per mini-batch step.
     max_iter : int, default=100
         Maximum number of epochs.
     tol : float or None, default=1e-3
@@ -804,7 +1010,8 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     shuffle : bool, default=True
         Kept for a common vocabulary: the pairs are drawn at random anyway.
     n_constraints : int, default=None
-        Similar and dissimilar pairs drawn per epoch (each); ``None`` means
+        Similar and dissimilar pairs drawn per epoch (each), or anchors per
+        epoch for the triplet losses; ``None`` means
         ``max(n_samples, batch_size // 2)``.
     init : {'auto', 'identity', 'pca', 'random'} or ndarray, default='auto'
         Starting map (see :class:`SGDMetricLearner`).
@@ -822,7 +1029,8 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None
-        Seed of the pairs drawn and of ``init='random'``.
+        Seed of the pairs (or anchors, positives and mined choices) drawn and
+        of ``init='random'``.
 
     Attributes
     ----------
@@ -831,7 +1039,7 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     n_iter_ : int
         Number of epochs run.
     objective_history_ : ndarray of shape (`n_iter_`,)
-        Mean loss per pair of each epoch's drawn pairs.
+        Mean loss per pair (per anchor) of each epoch's drawn pairs (anchors).
     converged_ : bool
         Whether the stopping criterion was met before ``max_iter``.
     preconditioner_ : ndarray of shape (n_features,)
@@ -848,6 +1056,18 @@ class SGDMetricLearner_Supervised(_BaseSGD):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` has string column names.
 
+    References
+    ----------
+    .. [1] P. Xie, E. P. Xing. "Large scale distributed distance metric
+           learning". arXiv:1412.5949, 2014.
+    .. [2] S. Chopra, R. Hadsell, Y. LeCun. "Learning a similarity metric
+           discriminatively, with application to face verification".
+           CVPR 2005.
+    .. [3] F. Schroff, D. Kalenichenko, J. Philbin. "FaceNet: a unified
+           embedding for face recognition and clustering". CVPR 2015.
+    .. [4] K. Sohn. "Improved deep metric learning with multi-class N-pair
+           loss objective". NeurIPS 2016.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -863,17 +1083,20 @@ class SGDMetricLearner_Supervised(_BaseSGD):
 
     _parameter_constraints = {
         **_BaseSGD._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "miner": [StrOptions(set(MINERS))],
         "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
     }
+    _losses = PAIR_LOSSES + TRIPLET_LOSSES
 
-    def __init__(self, *, n_components=None, alpha=1.0, margin=1.0,
-                 learning_rate="adaptive", eta0=0.5, power_t=0.5, batch_size=1024,
-                 max_iter=100, tol=1e-3, n_iter_no_change=5, shuffle=True,
-                 n_constraints=None, init="auto", warm_start=False, backend="local",
-                 scheduler=None, local_steps=50, verbose=0, preprocessor=None,
-                 random_state=None):
+    def __init__(self, *, n_components=None, loss="hinge", alpha=1.0, margin=1.0,
+                 temperature=0.5, miner="all", learning_rate="adaptive", eta0=0.5,
+                 power_t=0.5, batch_size=1024, max_iter=100, tol=1e-3,
+                 n_iter_no_change=5, shuffle=True, n_constraints=None, init="auto",
+                 warm_start=False, backend="local", scheduler=None, local_steps=50,
+                 verbose=0, preprocessor=None, random_state=None):
         super().__init__(
-            n_components=n_components, alpha=alpha, margin=margin,
+            n_components=n_components, loss=loss, alpha=alpha, margin=margin,
             learning_rate=learning_rate, eta0=eta0, power_t=power_t,
             batch_size=batch_size, max_iter=max_iter, tol=tol,
             n_iter_no_change=n_iter_no_change, shuffle=shuffle, init=init,
@@ -881,7 +1104,13 @@ class SGDMetricLearner_Supervised(_BaseSGD):
             local_steps=local_steps, verbose=verbose, preprocessor=preprocessor,
             random_state=random_state,
         )
+        self.temperature = temperature
+        self.miner = miner
         self.n_constraints = n_constraints
+
+    @staticmethod
+    def _unit(cfg):
+        return "pairs" if cfg.is_pair else "anchors"
 
     def _pairs_per_epoch(self, n_samples):
         if self.n_constraints is not None:
@@ -904,6 +1133,7 @@ class SGDMetricLearner_Supervised(_BaseSGD):
         return sampler
 
     def _fit_labels(self, X, y, rng, *, partial=False):
+        cfg = self._loss_config()
         sampler = self._sampler(y)
         X = np.ascontiguousarray(X, dtype=np.float64)
         m = self._pairs_per_epoch(X.shape[0])
@@ -912,11 +1142,13 @@ class SGDMetricLearner_Supervised(_BaseSGD):
             precond, L = self.preconditioner_, self.components_
         else:
             precond, L = self._start(X, first_pairs, rng)
-        drawn = [(first_pairs, first_labels)]
+        drawn = [(first_pairs, first_labels)] if cfg.is_pair else []
 
         def draw_epoch(rng):
+            if not cfg.is_pair:
+                return sampler.anchor_batch(X, m, rng)
             pairs, labels = drawn.pop() if drawn else sampler.draw(m, rng)
-            return X, pairs, labels, np.arange(pairs.shape[0])
+            return "pairs", X, pairs, labels, np.arange(pairs.shape[0])
 
         n_epochs = 1 if partial else self.max_iter
         L, history, n_iter, converged = self._local_epochs(
@@ -941,6 +1173,7 @@ class SGDMetricLearner_Supervised(_BaseSGD):
         -------
         self
         """
+        self._loss_config()
         with restore_on_error(self):
             for name in ("n_updates_", "update_keys_"):
                 vars(self).pop(name, None)

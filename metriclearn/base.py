@@ -3,7 +3,9 @@
 :class:`MahalanobisMixin` derives the whole metric API from ``components_``
 (the linear map ``L``, with ``M = L^T L``); :class:`PairsClassifierMixin`
 turns a pairs learner into a classifier of pairs (similar ``+1`` /
-dissimilar ``-1``) with a calibrated distance threshold.
+dissimilar ``-1``) with a calibrated distance threshold, and
+:class:`TripletsClassifierMixin` a triplets learner into a classifier of
+triplets (anchor closer to the positive ``+1``, or not ``-1``).
 """
 
 import numbers
@@ -25,7 +27,9 @@ from ._compat import check_is_fitted, validate_data
 __all__ = [
     "MahalanobisMixin",
     "PairsClassifierMixin",
+    "TripletsClassifierMixin",
     "check_pairs",
+    "check_triplets",
     "check_preprocessor",
     "components_from_metric",
 ]
@@ -582,3 +586,98 @@ def _best_threshold(dist, y, strategy, min_rate=None, beta=1.0):
     if j == m:
         return float(values[-1])
     return float(0.5 * (values[j - 1] + values[j]))
+
+
+# --------------------------------------------------------------------------
+# triplets
+# --------------------------------------------------------------------------
+
+
+def check_triplets(triplets, *, preprocessor=None, n_features=None):
+    """Validate triplets ``(anchor, positive, negative)`` of points.
+
+    Parameters
+    ----------
+    triplets : array-like of shape (n, 3, n_features) or (n, 3)
+        Triplets of points, or integer indices into ``preprocessor``.
+    preprocessor : None, ndarray or callable
+        As returned by :func:`check_preprocessor`.
+    n_features : int, optional
+        Expected number of features (from a fitted estimator).
+
+    Returns
+    -------
+    triplets : ndarray of shape (n, 3, n_features), float64, C order
+    """
+    return check_pairs(triplets, preprocessor=preprocessor, n_features=n_features,
+                       tuple_size=3, name="triplets")
+
+
+class TripletsClassifierMixin:
+    """Classifier of triplets ``(anchor, positive, negative)``: a triplet is
+    predicted +1 when the anchor is closer to the positive than to the
+    negative under the learned metric, -1 otherwise (ties included).
+
+    The methods take triplets of shape ``(n, 3, n_features)``, or ``(n, 3)``
+    integer indices with a ``preprocessor``.
+    """
+
+    classes_ = np.array([-1, 1])
+
+    def _triplet_distances(self, triplets):
+        check_is_fitted(self, "components_")
+        t = check_triplets(
+            triplets, preprocessor=getattr(self, "preprocessor_", None),
+            n_features=self.components_.shape[1],
+        )
+        L = self.components_
+        ep = (t[:, 0] - t[:, 1]) @ L.T
+        en = (t[:, 0] - t[:, 2]) @ L.T
+        return (np.sqrt(np.einsum("ij,ij->i", ep, ep)),
+                np.sqrt(np.einsum("ij,ij->i", en, en)))
+
+    def decision_function(self, triplets):
+        """Learned distance from anchor to negative minus learned distance
+        from anchor to positive (positive: the anchor is closer to the
+        positive).
+
+        Parameters
+        ----------
+        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_triplets,)
+        """
+        d_pos, d_neg = self._triplet_distances(triplets)
+        return d_neg - d_pos
+
+    def predict(self, triplets):
+        """+1 for triplets whose anchor is closer to the positive than to
+        the negative, -1 otherwise.
+
+        Parameters
+        ----------
+        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_triplets,) with values in {-1, +1}
+        """
+        return np.where(self.decision_function(triplets) > 0, 1, -1)
+
+    def score(self, triplets, y=None):
+        """Accuracy on triplets: the fraction predicted +1 (every triplet is
+        meant to have its anchor closer to the positive).
+
+        Parameters
+        ----------
+        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
+        y : None
+            Ignored (there for scikit-learn's model selection tools).
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.predict(triplets) == 1))

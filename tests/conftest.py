@@ -2,8 +2,9 @@
 
 Learners are discovered from ``metriclearn.__all__`` (never a hand-kept list):
 every public :class:`~sklearn.base.BaseEstimator` subclass, classified by the
-signature of its ``fit``: ``fit(X, y)`` with class labels ("supervised") or
-``fit(pairs, y)`` with pair labels ("pairs"). A new learner exported from the
+signature of its ``fit``: ``fit(X, y)`` with class labels ("supervised"),
+``fit(pairs, y)`` with pair labels ("pairs") or ``fit(triplets)``
+("triplets"). A new learner exported from the
 package is picked up by every test parametrised over these lists.
 """
 
@@ -25,7 +26,7 @@ _SMALL = {"max_iter": 30, "random_state": 0}
 
 def fit_kind(cls):
     """``'supervised'`` for ``fit(X, y)``, ``'pairs'`` for ``fit(pairs, y)``,
-    None for anything else."""
+    ``'triplets'`` for ``fit(triplets, ...)``, None for anything else."""
     names = [
         name
         for name, p in inspect.signature(cls.fit).parameters.items()
@@ -35,6 +36,8 @@ def fit_kind(cls):
         return "supervised"
     if names[:2] == ["pairs", "y"]:
         return "pairs"
+    if names[:1] == ["triplets"]:
+        return "triplets"
     return None
 
 
@@ -87,9 +90,13 @@ def discover_specs(kind=None):
     return specs
 
 
-ALL_SPECS = discover_specs()
+# the learners of the common tests, which take (X, y) or (pairs, y); a
+# triplets learner gets the metric contract in its own module (its (n, 3)
+# toy points would read as index triplets in tests written for points)
+ALL_SPECS = [spec for spec in discover_specs() if spec.kind != "triplets"]
 PAIRS_SPECS = discover_specs("pairs")
 SUPERVISED_SPECS = discover_specs("supervised")
+TRIPLETS_SPECS = discover_specs("triplets")
 
 
 def spec_id(spec):
@@ -109,9 +116,13 @@ def toy_pairs(X, y, n_constraints=40, random_state=0):
 
 def training_input(spec, X, y, *, n_constraints=40, random_state=0):
     """What ``spec``'s learner is fitted on: ``(X, y)`` for a supervised one,
-    ``(X[pairs], y_pairs)`` (3-D pairs) for a pairs learner."""
+    ``(X[pairs], y_pairs)`` (3-D pairs) for a pairs learner, ``(X[triplets],)``
+    (each point's 2 nearest same-class and 2 nearest other-class neighbours)
+    for a triplets learner."""
     if spec.kind == "supervised":
         return X, y
+    if spec.kind == "triplets":
+        return (X[Constraints(y).generate_knntriplets(X, 2, 2)],)
     pairs, y_pairs = toy_pairs(X, y, n_constraints, random_state)
     return X[pairs], y_pairs
 

@@ -184,3 +184,44 @@ def test_worker_killed_mid_fit_applies_every_update_exactly_once():
     assert est.n_iter_ == 4
     assert np.all(np.isfinite(est.components_))
     assert est.score(pairs, y_pairs) > 0.9
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("loss", ["contrastive", "triplet", "infonce"])
+def test_supervised_new_losses_on_dask_match_local(client, data, loss):
+    X, y, pairs, y_pairs = data
+    params = dict(loss=loss, max_iter=5, tol=None, batch_size=256, random_state=0)
+    if loss != "contrastive":
+        params["miner"] = "semihard" if loss == "triplet" else "all"
+    est = SGDMetricLearner_Supervised(backend="dask", local_steps=2, **params).fit(X, y)
+    local = SGDMetricLearner_Supervised(**params).fit(X, y)
+    assert est.n_iter_ == 5 and np.all(np.isfinite(est.components_))
+    # both learn the class axis: same-class pairs end up shorter
+    for fitted in (local, est):
+        dist = fitted.pair_distance(X[pairs])
+        assert np.median(dist[y_pairs < 0]) > 3 * np.median(dist[y_pairs > 0])
+    assert est.objective_history_[-1] < 0.7 * est.objective_history_[0]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("form", ["indices", "dask"])
+def test_triplets_learner_on_dask(client, data, form):
+    from metriclearn import SGDTripletLearner
+    from metriclearn._sgd_triplets import triplet_objective
+
+    X, y, _, _ = data
+    triplets = Constraints(y).generate_knntriplets(X, 2, 2)
+    params = dict(max_iter=5, tol=None, batch_size=256, random_state=0)
+    if form == "indices":
+        est = SGDTripletLearner(backend="dask", local_steps=4, preprocessor=X, **params)
+        est.fit(triplets)
+    else:
+        est = SGDTripletLearner(backend="dask", local_steps=4, **params)
+        est.fit(da.from_array(X[triplets], chunks=(4000, 3, 3)))
+    # 8000 triplets, 2 shards of 4000, rounds of 1024: 4 rounds an epoch
+    _assert_keys_exactly_once(est, 2, 4 * 5)
+    local = SGDTripletLearner(preprocessor=X, **params).fit(triplets)
+    local_loss = triplet_objective(local.components_, triplets, preprocessor=X)
+    dask_loss = triplet_objective(est.components_, triplets, preprocessor=X)
+    assert dask_loss < 2 * local_loss + 0.01
+    assert est.score(X[triplets]) > 0.95

@@ -1,5 +1,6 @@
-"""Kernels of SGDMetricLearner: mini-batch steps of the pair hinge loss over
-``L``, and squared learned distances of index pairs, block by block.
+"""Kernels of SGDMetricLearner: mini-batch steps of the pair losses over
+``L`` (hinge, contrastive), and squared learned distances of index pairs,
+block by block.
 
 Every pair is two row indices into a point array ``X``; point pairs of shape
 ``(n, 2, d)`` are handed in as ``X = pairs.reshape(2 n, d)`` with index pairs
@@ -10,6 +11,10 @@ two GEMMs: ``Z = D L^T`` and ``G = (w * Z)^T D``.
 
 import numpy as np
 from numba import njit
+
+# pair losses (``loss`` argument of the kernels)
+HINGE = 0
+CONTRASTIVE = 1
 
 # Rows per block in ``pair_sq_distances``: GEMMs large enough for BLAS to run
 # at full speed, buffers small enough to stay in cache.
@@ -56,8 +61,47 @@ def _batch_weights(Z, labels, order, start, alpha, margin, sq, w):
 
 
 @njit(cache=True)
-def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, precond):
-    """Mini-batch SGD steps on the mean pair hinge loss over ``L``.
+def _contrastive_weights(Z, labels, order, start, alpha, margin, sq, w):
+    """:func:`_batch_weights` for the contrastive loss: ``sq`` for a similar
+    pair, ``alpha (margin - ||z||)^2`` for a dissimilar pair closer than
+    ``margin`` (the margin is on the distance, not its square).
+
+    ``w`` is the derivative of the pair's loss with respect to ``sq``: 1, or
+    ``-alpha (margin - r) / r`` with ``r = ||z||`` (0 when ``r = 0``, where
+    the loss has no gradient; ``w z`` stays bounded as ``r`` goes to 0).
+    """
+    m, k = Z.shape
+    loss = 0.0
+    for i in range(m):
+        s = 0.0
+        for j in range(k):
+            s += Z[i, j] * Z[i, j]
+        sq[i] = s
+        if labels[order[start + i]] > 0:
+            w[i] = 1.0
+            loss += s
+        else:
+            r = np.sqrt(s)
+            if r < margin:
+                loss += alpha * (margin - r) * (margin - r)
+                w[i] = -alpha * (margin - r) / r if r > 0.0 else 0.0
+            else:
+                w[i] = 0.0
+    return loss
+
+
+@njit(cache=True)
+def _weights(Z, labels, order, start, alpha, margin, sq, w, loss):
+    if loss == CONTRASTIVE:
+        return _contrastive_weights(Z, labels, order, start, alpha, margin, sq, w)
+    return _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
+
+
+@njit(cache=True)
+def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, precond,
+              loss=HINGE):
+    """Mini-batch SGD steps on the mean pair hinge loss over ``L`` (or, with
+    ``loss=CONTRASTIVE``, the contrastive loss).
 
     Step ``t`` takes the pairs ``order[t B : (t + 1) B]`` (the last batch may
     be shorter), and with ``m`` pairs in it and ``d_i`` their differences
@@ -68,7 +112,9 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
     a step along the gradient of the batch's mean loss
     ``(1 / m) sum_i [y_i = +1] ||L d_i||^2 + alpha [y_i = -1] max(0, margin - ||L d_i||^2)``
     taken at the ``L`` before the step, preconditioned by a fixed positive
-    diagonal (one factor per feature).
+    diagonal (one factor per feature). The contrastive loss replaces the
+    dissimilar term by ``alpha max(0, margin - ||L d_i||)^2`` and ``w_i`` by
+    its derivative with respect to ``||L d_i||^2``.
 
     Parameters
     ----------
@@ -87,6 +133,8 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
     precond : ndarray of shape (d,), float64
         Diagonal preconditioner: column ``j`` of every step is multiplied by
         ``precond[j]``.
+    loss : int
+        ``HINGE`` (0) or ``CONTRASTIVE`` (1).
 
     Returns
     -------
@@ -119,7 +167,7 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
             w = np.empty(m)
         _gather(X, pairs, order, start, D)
         np.dot(D, LT, Z)
-        losses[t] = _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
+        losses[t] = _weights(Z, labels, order, start, alpha, margin, sq, w, loss)
         for i in range(m):
             wi = w[i]
             for j in range(k):
@@ -134,15 +182,16 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
 
 
 @njit(cache=True)
-def pair_loss_grad(X, pairs, labels, L, alpha, margin):
-    """Mean pair hinge loss over all pairs at ``L`` and its gradient, in
-    blocks (the full-batch counterpart of one :func:`sgd_steps` step)."""
+def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
+    """Mean pair loss (hinge or contrastive) over all pairs at ``L`` and its
+    gradient, in blocks (the full-batch counterpart of one :func:`sgd_steps`
+    step)."""
     k, d = L.shape
     n = pairs.shape[0]
     LT = np.ascontiguousarray(L.T)
     order = np.arange(n)
     grad = np.zeros((k, d))
-    loss = 0.0
+    total = 0.0
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
         D = np.empty((m, d))
@@ -151,12 +200,12 @@ def pair_loss_grad(X, pairs, labels, L, alpha, margin):
         w = np.empty(m)
         _gather(X, pairs, order, start, D)
         np.dot(D, LT, Z)
-        loss += _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
+        total += _weights(Z, labels, order, start, alpha, margin, sq, w, loss)
         for i in range(m):
             for j in range(k):
                 Z[i, j] *= w[i]
         grad += np.dot(Z.T, D)
-    return loss / n, grad * (2.0 / n)
+    return total / n, grad * (2.0 / n)
 
 
 @njit(cache=True)
