@@ -49,8 +49,9 @@ class _Problem:
     ``L``, as scipy's optimisers want it, searching the impostors afresh.
     """
 
-    def __init__(self, X, bounds, targets, regularization, n_jobs=1):
+    def __init__(self, X, bounds, targets, regularization, n_jobs=1, squared=False):
         self.X = X
+        self.squared = bool(squared)
         self.bounds = bounds
         self.targets = targets
         self.pull_weight = float(regularization)
@@ -81,7 +82,8 @@ class _Problem:
         Z = X @ L.T
         dist_t = target_distances(Z, self.targets)
         push, n_active, w_target, deg, P = self.push_kernel(
-            X, Z, self.bounds, self.targets, dist_t, _BLOCK, _CHUNK, self.n_groups
+            X, Z, self.bounds, self.targets, dist_t, _BLOCK, _CHUNK, self.n_groups,
+            self.squared,
         )
         s_t, c_t, P_t = target_weight_terms(X, self.targets, w_target)
         A = self._outer_sum(deg + s_t + c_t, P + P_t)
@@ -103,7 +105,7 @@ def _sort_by_class(y):
     return classes, counts, order, bounds
 
 
-def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5):
+def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
     r"""LMNN's objective at ``L``, with target neighbours found in the input space.
 
     .. math::
@@ -111,9 +113,11 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5):
         \varepsilon(L) = \rho \sum_{i, j \rightsquigarrow i}
         \|L(x_i - x_j)\|^2 + (1 - \rho) \sum_{i, j \rightsquigarrow i}
         \sum_{l: y_l \ne y_i}
-        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^2
+        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^p
 
-    with :math:`\rho` = ``regularization`` (see :class:`LMNN`).
+    with :math:`\rho` = ``regularization``, :math:`p = 1` for
+    ``loss='hinge'`` and :math:`p = 2` for ``loss='squared_hinge'`` (see
+    :class:`LMNN`).
 
     Parameters
     ----------
@@ -122,6 +126,7 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5):
     y : array-like of shape (n_samples,)
     n_neighbors : int, default=3
     regularization : float, default=0.5
+    loss : {'hinge', 'squared_hinge'}, default='hinge'
 
     Returns
     -------
@@ -133,7 +138,8 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5):
     targets = get_target_neighbors(1)(Xs, bounds, int(n_neighbors), _BLOCK)
     # centred: the loss depends on differences only, and the products that
     # assemble it lose fewer digits
-    problem = _Problem(Xs - Xs.mean(axis=0), bounds, targets, regularization)
+    problem = _Problem(Xs - Xs.mean(axis=0), bounds, targets, regularization,
+                       squared=loss == "squared_hinge")
     return problem.loss_grad(np.ascontiguousarray(L, dtype=np.float64).ravel())[0]
 
 
@@ -173,7 +179,9 @@ def _ray_sample(problem, L0):
 
     .. math::
 
-        \phi(s) = a s + \sum_t w_t \left[1 + s \delta_t\right]_+^2
+        \phi(s) = a s + \sum_t w_t \left[1 + s \delta_t\right]_+^p
+
+    (:math:`p` = 2 for the squared hinge, 1 for the hinge)
 
     (the squared distances scale with ``s``). ``a`` is the pull term at
     ``L0`` (every point). The triplets are those of up to ``_SCALE_ANCHORS``
@@ -204,6 +212,25 @@ def _ray_sample(problem, L0):
     mask = np.broadcast_to(other[:, None, :], delta.shape)
     w = np.broadcast_to(w_row[:, None, None], delta.shape)[mask]
     return problem.pull_weight * dist_t.sum(), delta[mask], problem.push_weight * w
+
+
+def _ray_minimiser_hinge(a, delta, w):
+    """The ``s > 0`` minimising ``phi(s) = a s + sum_t w_t [1 + s delta_t]_+``.
+
+    ``phi`` is convex and piecewise linear in ``s``; its slope grows by
+    ``-w_t delta_t`` as ``s`` passes the kink ``-1 / delta_t`` of a triplet
+    with ``delta_t < 0``. The minimiser is the first kink where the slope
+    turns non-negative (the smallest kink if it is non-negative from the
+    start, so that the map never collapses to zero; 1 if there is none).
+    """
+    neg = delta < 0.0
+    if not np.any(neg):
+        return 1.0
+    kinks = -1.0 / delta[neg]
+    order = np.argsort(kinks, kind="stable")
+    slope = a + float(w @ delta) - np.cumsum((w[neg] * delta[neg])[order])
+    crossed = np.flatnonzero(slope >= 0.0)
+    return float(kinks[order][crossed[0]] if crossed.size else kinks[order][-1])
 
 
 def _ray_minimiser(a, delta, w, max_iter=60):
@@ -259,12 +286,14 @@ def _initial_scale(problem, L0):
     initial distances can be orders of magnitude off the scale of the
     solution, where the quartic loss leaves L-BFGS many slow iterations.
     Along the ray ``t L0`` the loss is a convex, piecewise quadratic function
-    of ``s = t^2`` (a linear pull term plus squared hinges of functions
-    affine in ``s``). Its minimiser is found on a sample of the triplets
-    (:func:`_ray_sample`: no full evaluation of the loss), which is all a
-    starting point needs; L-BFGS does the rest.
+    of ``s = t^2`` (a linear pull term plus hinges, or squared hinges, of
+    functions affine in ``s``). Its minimiser is found on a sample of the
+    triplets (:func:`_ray_sample`: no full evaluation of the loss), which is
+    all a starting point needs; L-BFGS does the rest.
     """
-    return np.sqrt(_ray_minimiser(*_ray_sample(problem, L0))) * L0
+    sample = _ray_sample(problem, L0)
+    s = _ray_minimiser(*sample) if problem.squared else _ray_minimiser_hinge(*sample)
+    return np.sqrt(s) * L0
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +330,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
 
         \min_{L} \; \rho \sum_{i, j \rightsquigarrow i} \|L(x_i - x_j)\|^2
         + (1 - \rho) \sum_{i, j \rightsquigarrow i} \sum_{l: y_l \ne y_i}
-        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^2
+        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^p
 
     where
 
@@ -311,9 +340,13 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     - :math:`l` ranges over the points of other classes; only the impostors,
       those inside the margin :math:`1 + \max_j \|L(x_i - x_j)\|^2` of
       :math:`x_i`, contribute;
-    - :math:`[u]_+ = \max(0, u)`, squared: the smooth squared hinge of the
-      original MATLAB implementation [2]_, so that the loss has a continuous
-      gradient;
+    - :math:`[u]_+ = \max(0, u)`, with :math:`p = 1` (``loss='hinge'``, the
+      default: the hinge of the paper [1]_ and of metric-learn) or
+      :math:`p = 2` (``loss='squared_hinge'``: the smooth squared hinge of
+      the original MATLAB implementation [2]_ and of pylmnn). The squared
+      hinge has a continuous gradient but weighs large margin violations
+      quadratically, so a few noisy labels pull harder; the hinge is the more
+      robust to them, and L-BFGS copes with its kinks in practice;
     - :math:`\rho` is ``regularization``: the weight of the pull term, the
       push term having weight :math:`1 - \rho`, as in metric-learn (in the
       notation of [1]_, :math:`\mu = 1 - \rho`).
@@ -393,6 +426,9 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         Threads for the neighbour and impostor searches (numba); ``None``
         means 1, ``-1`` all of them. With one thread the result is
         deterministic bit for bit.
+    loss : {'hinge', 'squared_hinge'}, default='hinge'
+        The penalty of a margin violation: the hinge (the paper's and
+        metric-learn's) or its square (pylmnn's).
 
     Attributes
     ----------
@@ -454,6 +490,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "learn_rate": [Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, 1, closed="both")],
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
         "convergence_tol": [Interval(Real, 0, None, closed="left"), None],
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
@@ -467,7 +504,8 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     def __init__(self, *, init="auto", n_neighbors=3, min_iter=0, max_iter=1000,
                  learn_rate=1e-7, regularization=0.5, convergence_tol=None,
                  verbose=False, preprocessor=None, n_components=None,
-                 random_state=None, tol=1e-5, callback=None, n_jobs=None):
+                 random_state=None, tol=1e-5, callback=None, n_jobs=None,
+                 loss="hinge"):
         self.init = init
         self.n_neighbors = n_neighbors
         self.min_iter = min_iter
@@ -482,6 +520,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         self.tol = tol
         self.callback = callback
         self.n_jobs = n_jobs
+        self.loss = loss
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -616,7 +655,8 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         L_init = L0
         W, L0 = _whitening(X, L0)
         problem = _Problem(np.ascontiguousarray((X - X.mean(axis=0)) @ W), bounds,
-                           targets, self.regularization, n_jobs=threads)
+                           targets, self.regularization, n_jobs=threads,
+                           squared=self.loss == "squared_hinge")
         shape = L0.shape
         L0 = _initial_scale(problem, L0)
         f0, _ = problem.loss_grad(L0.ravel())

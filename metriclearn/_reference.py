@@ -152,17 +152,19 @@ def itml_reference(pairs, y, bounds, prior, gamma=1.0):
     return float(value), np.asarray(M.value)
 
 
-def lmnn_reference(X, y, n_neighbors=3, regularization=0.5):
-    """LMNN's problem in ``M = L^T L``, with the squared hinge of ``LMNN``:
+def lmnn_reference(X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
+    """LMNN's problem in ``M = L^T L``, with the hinge of ``LMNN`` (squared for
+    ``loss='squared_hinge'``):
 
     ``min_{M PSD} rho sum_{i, j~>i} ||x_i - x_j||_M^2 + (1 - rho) sum_{i, j~>i}
-    sum_{l: y_l != y_i} max(0, 1 + ||x_i - x_j||_M^2 - ||x_i - x_l||_M^2)^2``
+    sum_{l: y_l != y_i} max(0, 1 + ||x_i - x_j||_M^2 - ||x_i - x_l||_M^2)^p``,
+    ``p = 1`` (hinge) or 2 (squared hinge),
 
     with ``rho = regularization`` and the target neighbours ``j~>i`` the
     ``n_neighbors`` nearest points of ``i``'s class in the input space (ties
     to the smaller index). Every triplet is stated (a hinge at zero costs
     nothing), so this is the whole problem, not one impostor set: a convex
-    quadratic program over the PSD cone. Small problems only.
+    program over the PSD cone. Small problems only.
 
     Returns
     -------
@@ -199,7 +201,8 @@ def lmnn_reference(X, y, n_neighbors=3, regularization=0.5):
     hinge = cp.pos(1 + dist[np.array(trip_t)] - dist[np.array(trip_l)])
     objective = (
         regularization * cp.sum(dist[:n_t])
-        + (1.0 - regularization) * cp.sum_squares(hinge)
+        + (1.0 - regularization)
+        * (cp.sum_squares(hinge) if loss == "squared_hinge" else cp.sum(hinge))
     )
     value = _solve(cp.Problem(cp.Minimize(objective)))
     return float(value), np.asarray(M.value)

@@ -25,6 +25,7 @@ from metriclearn._kernels.lmnn import (
 from metriclearn._lmnn import (
     _Problem,
     _ray_minimiser,
+    _ray_minimiser_hinge,
     _ray_sample,
     _sort_by_class,
     lmnn_objective,
@@ -54,8 +55,9 @@ def naive_targets(X, y, k):
     return out
 
 
-def naive_loss_grad(L, X, y, targets, rho):
-    """LMNN's squared-hinge loss and its gradient in L, one triplet at a time."""
+def naive_loss_grad(L, X, y, targets, rho, squared=False):
+    """LMNN's loss (hinge, or squared hinge) and its gradient in L, one
+    triplet at a time."""
     n, d = X.shape
     loss, G = 0.0, np.zeros((d, d))
     for i in range(n):
@@ -70,8 +72,9 @@ def naive_loss_grad(L, X, y, targets, rho):
                 dil = X[i] - X[l]
                 h = 1.0 + Dij - float(np.sum((L @ dil) ** 2))
                 if h > 0:
-                    loss += (1 - rho) * h * h
-                    G += (1 - rho) * 2 * h * (np.outer(dij, dij) - np.outer(dil, dil))
+                    loss += (1 - rho) * (h * h if squared else h)
+                    weight = 2 * h if squared else 1.0
+                    G += (1 - rho) * weight * (np.outer(dij, dij) - np.outer(dil, dil))
     return loss, 2 * L @ G
 
 
@@ -85,7 +88,7 @@ def target_neighbors_twin(X, bounds, k):
     return np.argsort(sq, axis=1, kind="stable")[:, :k]
 
 
-def push_loss_terms_twin(X, Z, bounds, targets, dist_t):
+def push_loss_terms_twin(X, Z, bounds, targets, dist_t, squared=True):
     """Every triplet (i, j, l) with its hinge, the weight matrix W formed densely;
     returns the loss, the number of active triplets, the target weights and
     sum_pq W_pq (x_p - x_q)(x_p - x_q)^T of the impostor part."""
@@ -99,10 +102,11 @@ def push_loss_terms_twin(X, Z, bounds, targets, dist_t):
     for t in range(k):
         h = 1.0 + dist_t[:, t][:, None] - sq  # h[i, l]
         h = np.where((y[:, None] != y[None, :]) & (h > 0), h, 0.0)
-        loss += (h * h).sum()
+        loss += (h * h).sum() if squared else h.sum()
         n_active += int((h > 0).sum())
-        w_target[:, t] += 2 * h.sum(axis=1)
-        W -= 2 * h
+        weight = 2 * h if squared else (h > 0).astype(float)
+        w_target[:, t] += weight.sum(axis=1)
+        W -= weight
     D = X[:, None, :] - X[None, :, :]
     return loss, n_active, w_target, np.einsum("pq,pqa,pqb->ab", W, D, D)
 
@@ -162,13 +166,15 @@ def test_class_pair_tiles(block, chunk):
     np.testing.assert_array_equal(seen + seen.T, (y[:, None] != y[None, :]).astype(int))
 
 
+@pytest.mark.parametrize("squared", [False, True])
 @pytest.mark.parametrize("n_groups", [1, 3])
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("block, chunk", [(1, 1), (2, 3), (128, 2048)])
-def test_push_loss_terms_matches_twin(rng, n_jobs, block, chunk, n_groups):
+def test_push_loss_terms_matches_twin(rng, n_jobs, block, chunk, n_groups, squared):
     X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
     L = rng.standard_normal((3, 4))
-    check_push_loss_terms(X, L, bounds, k, get_push_loss_terms(n_jobs), block, chunk, n_groups)
+    check_push_loss_terms(X, L, bounds, k, get_push_loss_terms(n_jobs), block, chunk, n_groups,
+                          squared=squared)
 
 
 @pytest.mark.parametrize("offset, scale", [(1e4, 1.0), (0.0, 1e-30), (1e3, 1e30)])
@@ -188,14 +194,17 @@ def test_push_loss_terms_far_from_origin_and_extreme_scales(rng, offset, scale):
                           rtol_A=1e-5 if offset else 1e-9)
 
 
-def check_push_loss_terms(X, L, bounds, k, kernel, block, chunk, n_groups, rtol_A=1e-9):
+def check_push_loss_terms(X, L, bounds, k, kernel, block, chunk, n_groups, rtol_A=1e-9,
+                          squared=True):
     Z = X @ L.T
     targets = target_neighbors(X, bounds, k)
     dist_t = target_distances(Z, targets)
     loss, n_active, w_target, deg, P = kernel(
-        X, Z, bounds, targets, dist_t, block, chunk, n_groups
+        X, Z, bounds, targets, dist_t, block, chunk, n_groups, squared
     )
-    want_loss, want_active, want_w, want_A = push_loss_terms_twin(X, Z, bounds, targets, dist_t)
+    want_loss, want_active, want_w, want_A = push_loss_terms_twin(
+        X, Z, bounds, targets, dist_t, squared
+    )
     assert want_active > 0  # the problem has active triplets
     assert n_active == want_active
     assert loss == pytest.approx(want_loss, rel=1e-12)
@@ -240,25 +249,29 @@ def test_kernels_do_not_write_into_inputs(rng):
 # ---------------------------------------------------------------- loss, gradient
 
 
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 @pytest.mark.parametrize("rho", [0.0, 0.3, 0.5, 1.0])
 @pytest.mark.parametrize("n_components", [3, 2])
-def test_loss_and_gradient_match_naive(rng, rho, n_components):
+def test_loss_and_gradient_match_naive(rng, rho, n_components, loss):
+    squared = loss == "squared_hinge"
     X, y, bounds, k = _sorted_problem(rng)  # 10 points, 3 classes
     targets = target_neighbors(X, bounds, k)
     np.testing.assert_array_equal(targets, naive_targets(X, y, k))
-    problem = _Problem(X, bounds, targets, rho)
+    problem = _Problem(X, bounds, targets, rho, squared=squared)
     L = rng.standard_normal((n_components, X.shape[1]))
-    loss, grad = problem.loss_grad(L.ravel())
-    want_loss, want_grad = naive_loss_grad(L, X, y, targets, rho)
+    value, grad = problem.loss_grad(L.ravel())
+    want_loss, want_grad = naive_loss_grad(L, X, y, targets, rho, squared)
     assert problem.n_active > 0
-    assert loss == pytest.approx(want_loss, rel=1e-12)
+    assert value == pytest.approx(want_loss, rel=1e-12)
     np.testing.assert_allclose(grad.reshape(L.shape), want_grad, rtol=1e-10, atol=1e-10)
-    assert lmnn_objective(L, X, y, k, rho) == pytest.approx(want_loss, rel=1e-12)
+    assert lmnn_objective(L, X, y, k, rho, loss=loss) == pytest.approx(want_loss, rel=1e-12)
 
 
-def test_gradient_check_grad(rng):
+@pytest.mark.parametrize("squared", [False, True])
+def test_gradient_check_grad(rng, squared):
+    # (away from the hinge's kinks, which random points avoid almost surely)
     X, _, bounds, k = _sorted_problem(rng, (6, 6, 5), d=4, k=2)
-    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.5)
+    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.5, squared=squared)
     L = 0.7 * rng.standard_normal(12)
 
     def fun(v):
@@ -271,14 +284,16 @@ def test_gradient_check_grad(rng):
     assert err < 1e-5 * max(1.0, np.linalg.norm(jac(L)))
 
 
-def test_ray_sample_is_the_loss_on_small_problems(rng):
+@pytest.mark.parametrize("squared", [False, True])
+def test_ray_sample_is_the_loss_on_small_problems(rng, squared):
     # with fewer points than the sample sizes, the sample is every triplet
     X, _, bounds, k = _sorted_problem(rng, (9, 6, 11), d=4, k=3)
-    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.3)
+    problem = _Problem(X, bounds, target_neighbors(X, bounds, k), 0.3, squared=squared)
     L0 = rng.standard_normal((3, 4))
     a, delta, w = _ray_sample(problem, L0)
+    p = 2 if squared else 1
     for s in [0.01, 0.3, 1.0, 4.0]:
-        phi = a * s + w @ np.maximum(1.0 + s * delta, 0.0) ** 2
+        phi = a * s + w @ np.maximum(1.0 + s * delta, 0.0) ** p
         assert phi == pytest.approx(problem.loss_grad((np.sqrt(s) * L0).ravel())[0], rel=1e-10)
 
 
@@ -297,12 +312,32 @@ def test_ray_minimiser(seed):
     assert phi(s) <= min(phi(t) for t in grid) * (1 + 1e-6)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_ray_minimiser_hinge(seed):
+    rng = np.random.default_rng(seed)
+    delta = rng.standard_normal(200) * 10.0 ** rng.uniform(-3, 3)
+    w = rng.random(200)
+    a = rng.random() * np.abs(delta).mean() * 0.1
+    s = _ray_minimiser_hinge(a, delta, w)
+
+    def phi(t):
+        return a * t + w @ np.maximum(1.0 + t * delta, 0.0)
+
+    assert s > 0
+    if a + w @ delta >= 0.0:
+        # phi grows from s = 0: the smallest kink, not a collapse to zero
+        assert s == pytest.approx((-1.0 / delta[delta < 0]).min(), rel=1e-15)
+    else:
+        grid = s * np.exp(np.linspace(-4, 4, 4001))
+        assert phi(s) <= min(phi(t) for t in grid) * (1 + 1e-12)
+
+
 # ---------------------------------------------------------------- optimality
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("rho", [0.25, 0.5])
-def test_reaches_cvxpy_optimum(rho):
+def test_reaches_cvxpy_optimum_squared_hinge(rho):
     pytest.importorskip("cvxpy")
     from metriclearn._reference import lmnn_reference
 
@@ -310,14 +345,35 @@ def test_reaches_cvxpy_optimum(rho):
     X = rng.standard_normal((15, 3)) * [1.0, 2.0, 0.5]
     y = np.repeat([0, 1, 2], 5)
     X[y == 1, 0] += 1.5
-    ref_value, _ = lmnn_reference(X, y, n_neighbors=2, regularization=rho)
+    ref_value, _ = lmnn_reference(X, y, n_neighbors=2, regularization=rho,
+                                  loss="squared_hinge")
     lmnn = LMNN(n_neighbors=2, regularization=rho, init="identity", tol=1e-10,
-                max_iter=5000).fit(X, y)
+                max_iter=5000, loss="squared_hinge").fit(X, y)
     assert lmnn.converged_
-    value = lmnn_objective(lmnn.components_, X, y, 2, rho)
+    value = lmnn_objective(lmnn.components_, X, y, 2, rho, loss="squared_hinge")
     # Clarabel is accurate to about 1e-8 relative
     assert value == pytest.approx(ref_value, rel=1e-6)
     assert lmnn.objective_history_[-1] == pytest.approx(value, rel=1e-12)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("rho", [0.25, 0.5])
+def test_reaches_cvxpy_optimum_hinge(rho):
+    pytest.importorskip("cvxpy")
+    from metriclearn._reference import lmnn_reference
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 3)) * [1.0, 2.0, 0.5]
+    y = np.repeat([0, 1, 2], 5)
+    X[y == 1, 0] += 1.5
+    ref_value, _ = lmnn_reference(X, y, n_neighbors=2, regularization=rho, loss="hinge")
+    lmnn = LMNN(n_neighbors=2, regularization=rho, init="identity", tol=1e-12,
+                max_iter=5000, loss="hinge").fit(X, y)
+    value = lmnn_objective(lmnn.components_, X, y, 2, rho, loss="hinge")
+    # L-BFGS on the kinks of the hinge ends within a small margin of the
+    # optimum rather than on it
+    assert value == pytest.approx(ref_value, rel=1e-3)
+    assert value >= ref_value * (1 - 1e-6)
 
 
 # ---------------------------------------------------------------- accuracy

@@ -202,11 +202,12 @@ def margin_radii(dist_t):
 
 
 @njit(cache=True)
-def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums):
+def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums, squared):
     """Add the pairs ``(i, l)``, ``l`` in ``found[:m]`` (points of other
     classes inside the margin of ``i`` or of ``l``), to the outputs of
     :func:`push_loss_terms`; ``sums`` holds the loss and the number of active
-    triplets.
+    triplets. A triplet of hinge ``h > 0`` costs ``h^2`` (weight ``2 h``) when
+    ``squared``, else ``h`` (weight 1).
 
     Called once per row and tile rather than once per pair: a call passes
     arrays, whose reference counting would otherwise cost more than the pair.
@@ -222,19 +223,21 @@ def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums):
             for t in range(k):
                 h = 1.0 + dist_t[i, t] - dil
                 if h > 0.0:
-                    sums[0] += h * h
+                    wt = 2.0 * h if squared else 1.0
+                    sums[0] += h * h if squared else h
                     sums[1] += 1.0
-                    w_target[i, t] += 2.0 * h
-                    v -= 2.0 * h
+                    w_target[i, t] += wt
+                    v -= wt
         if dil < radii[l]:
             # l anchors: triplets (l, j, i)
             for t in range(k):
                 h = 1.0 + dist_t[l, t] - dil
                 if h > 0.0:
-                    sums[0] += h * h
+                    wt = 2.0 * h if squared else 1.0
+                    sums[0] += h * h if squared else h
                     sums[1] += 1.0
-                    w_target[l, t] += 2.0 * h
-                    v -= 2.0 * h
+                    w_target[l, t] += wt
+                    v -= wt
         if v != 0.0:
             deg[i] += v
             deg[l] += v
@@ -242,13 +245,14 @@ def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums):
                 P[i, f] += v * X[l, f]
 
 
-def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups):
-    """Squared-hinge push loss of LMNN and the pair weights of its gradient.
+def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups, squared=True):
+    """Push loss of LMNN (hinge or squared hinge) and the pair weights of its gradient.
 
     For every point ``i`` (sorted by class), its targets ``j`` (rows of
     ``targets``, squared distances ``dist_t`` in the space of ``Z = X L^T``)
     and every point ``l`` of another class, the triplet ``(i, j, l)`` costs
-    ``max(0, 1 + dist_t[i, j] - ||z_i - z_l||^2)^2``. Only ``l`` inside the
+    ``h = max(0, 1 + dist_t[i, j] - ||z_i - z_l||^2)``, squared when
+    ``squared``. Only ``l`` inside the
     margin radius ``1 + max_j dist_t[i, j]`` of ``i`` (the impostors of
     ``i``) can cost anything. Each unordered pair of classes is scanned once
     (:func:`class_pair_tiles`, one single-precision GEMM per tile, with a
@@ -258,8 +262,9 @@ def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups):
 
     The gradient of the push loss with respect to ``L`` is
     ``2 L sum_pq W_pq (x_p - x_q)(x_p - x_q)^T`` for the sparse matrix
-    ``W`` with ``W[i, j] += 2 h`` and ``W[i, l] -= 2 h`` for each active
-    triplet of hinge ``h``. ``W`` is never formed: its target part is
+    ``W`` with ``W[i, j] += w`` and ``W[i, l] -= w`` for each active
+    triplet of hinge ``h``, ``w = 2 h`` for the squared hinge and 1 for the
+    hinge. ``W`` is never formed: its target part is
     returned as an ``(n, k)`` array ``w_target``; its impostor part, whose
     weights ``W[i, l] + W[l, i]`` of each pair are gathered in one entry
     ``U[i, l]`` (the sum is symmetric in the pair), enters as
@@ -336,7 +341,7 @@ def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups):
                         m += 1
                 if m:
                     _row_terms(i, found, m, X, Z, dist_t, radii, w_target[g], deg[g],
-                               P[g], sums[g])
+                               P[g], sums[g], squared)
     for g in range(1, g_count):
         sums[0] += sums[g]
         w_target[0] += w_target[g]
