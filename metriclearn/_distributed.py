@@ -16,6 +16,7 @@ no change is applied twice or lost.
 Dask is optional: it is imported when this backend is used.
 """
 
+import concurrent.futures
 import time
 import uuid
 import warnings
@@ -56,7 +57,11 @@ def _import_dask():
 @contextmanager
 def _connect(scheduler):
     """The client to use: the current default one (``scheduler=None``), or a
-    connection to ``scheduler`` opened here and closed on exit."""
+    connection to ``scheduler`` opened here and closed on exit.
+
+    Losing the scheduler while the body runs raises a ``ConnectionError``
+    that says so (the estimator's ``fit`` then leaves it as it was).
+    """
     _, _, distributed = _import_dask()
     if scheduler is None:
         try:
@@ -67,13 +72,39 @@ def _connect(scheduler):
                 "(distributed.Client(...)); none was found. Start one, or pass "
                 "the scheduler's address, e.g. scheduler='tcp://127.0.0.1:8786'"
             ) from exc
-        yield client
+        with _scheduler_loss(client):
+            yield client
         return
     client = distributed.Client(scheduler, set_as_default=False)
     try:
-        yield client
+        with _scheduler_loss(client):
+            yield client
     finally:
         client.close()
+
+
+@contextmanager
+def _scheduler_loss(client):
+    """Turn the errors of a lost scheduler (closed connections, futures
+    cancelled with it) into one ``ConnectionError`` that names it."""
+    address = getattr(client.scheduler, "address", None)
+    try:
+        yield
+    except (OSError, concurrent.futures.CancelledError) as exc:
+        if client.status == "running" and not _is_comm_closed(exc):
+            raise  # not the scheduler's loss
+        raise ConnectionError(
+            f"backend='dask': the connection to the Dask scheduler at {address} was "
+            f"lost during fit ({type(exc).__name__}: {exc}); the estimator is left "
+            "as it was before fit. Restart the scheduler and its workers, then fit "
+            "again"
+        ) from exc
+
+
+def _is_comm_closed(exc):
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, CommClosedError)
 
 
 def _is_dask(obj):

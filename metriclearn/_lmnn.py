@@ -8,7 +8,6 @@ from numbers import Integral, Real
 
 import numba
 import numpy as np
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -17,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from threadpoolctl import ThreadpoolController
 
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions, _fit_context, minimize_lbfgsb
 from ._kernels.lmnn import (
     _BLOCK,
     _CHUNK,
@@ -26,7 +25,13 @@ from ._kernels.lmnn import (
     target_distances,
     target_weight_terms,
 )
-from .base import MahalanobisMixin, check_points, check_preprocessor, restore_on_error
+from .base import (
+    MahalanobisMixin,
+    check_points,
+    check_preprocessor,
+    restore_on_error,
+    symmetric_eigh,
+)
 
 __all__ = ["LMNN", "lmnn_objective"]
 
@@ -158,7 +163,7 @@ def _whitening(X, L0):
         raise ValueError("LMNN needs points that are not all identical; X has no variance")
     inv_std = np.where(std > 0.0, 1.0 / np.where(std > 0.0, std, 1.0), 0.0)
     Xs = Xc * inv_std
-    w, V = np.linalg.eigh(Xs.T @ Xs / X.shape[0])
+    w, V = symmetric_eigh(Xs.T @ Xs / X.shape[0], "the correlation matrix of X")
     keep = w > 1e-10 * w[-1]
     root = np.sqrt(w[keep])
     W = (V[:, keep] / root) * inv_std[:, None]
@@ -694,9 +699,8 @@ class LMNN(MahalanobisMixin, BaseEstimator):
 
         if f0 <= 0.0:  # nothing to pull, nothing to push
             return L_init, history, 0, True
-        result = minimize(
-            problem.loss_grad, L0.ravel(), jac=True, method="L-BFGS-B",
-            callback=callback,
+        result = minimize_lbfgsb(
+            problem.loss_grad, L0.ravel(), callback=callback,
             options={"maxiter": self.max_iter, "maxfun": 20 * self.max_iter,
                      "ftol": 0.0, "gtol": 0.0},
         )

@@ -12,7 +12,7 @@ import numbers
 from contextlib import contextmanager
 
 import numpy as np
-from scipy.linalg import eigh
+from scipy.linalg import LinAlgError, eigh
 from sklearn.base import (
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -200,7 +200,17 @@ def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
         arr = np.asarray(X)
         if arr.ndim == 1:
             X = _gather(preprocessor, arr, "X")
-    return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
+    try:
+        return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
+    except ValueError as exc:
+        # scikit-learn's messages about an array's shape do not say which
+        # argument they mean (its other messages name X or y)
+        if str(exc).startswith(_UNNAMED_SHAPE_ERRORS):
+            raise ValueError(f"X: {exc}") from exc
+        raise
+
+
+_UNNAMED_SHAPE_ERRORS = ("Found array with", "Expected 2D array", "Expected a 2-dimensional")
 
 
 @contextmanager
@@ -221,6 +231,33 @@ def restore_on_error(estimator):
 # --------------------------------------------------------------------------
 
 
+def symmetric_eigh(A, name="the matrix"):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix.
+
+    A matrix with NaN or infinite entries (arithmetic that overflowed on
+    the way) raises a ``ValueError`` naming ``name``; when LAPACK's
+    divide-and-conquer driver fails to converge, the slower QR driver is
+    tried before a ``ValueError`` says what to do.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if not np.all(np.isfinite(A)):
+        raise ValueError(
+            f"{name} has NaN or infinite entries (an overflow: are the features on "
+            "a scale near the float64 limits? standardise them first)"
+        )
+    try:
+        return eigh(A, check_finite=False)
+    except LinAlgError:
+        pass
+    try:
+        return eigh(A, check_finite=False, driver="ev")
+    except LinAlgError as exc:
+        raise ValueError(
+            f"the eigen-decomposition of {name} did not converge ({exc}); "
+            "standardise the features or remove nearly collinear ones"
+        ) from exc
+
+
 def components_from_metric(M, tol=None):
     """A linear map ``L`` (rows ordered by decreasing importance) with
     ``L.T @ L == M`` for a symmetric PSD ``M``.
@@ -229,7 +266,7 @@ def components_from_metric(M, tol=None):
     zero; a clearly negative eigenvalue raises a ``ValueError``.
     """
     M = np.asarray(M, dtype=np.float64)
-    w, V = eigh(0.5 * (M + M.T), check_finite=False)
+    w, V = symmetric_eigh(0.5 * (M + M.T), "the Mahalanobis matrix")
     scale = np.max(np.abs(w)) if w.size else 0.0
     if tol is None:
         tol = M.shape[0] * np.finfo(np.float64).eps * scale
@@ -255,7 +292,7 @@ def initial_metric(init, points, n_features, random_state, name="init"):
         if init == "covariance":
             pts = points.reshape(-1, n_features)
             cov = np.atleast_2d(np.cov(pts, rowvar=False))
-            w, V = eigh(cov, check_finite=False)
+            w, V = symmetric_eigh(cov, f"the covariance of the points ({name}='covariance')")
             tol = n_features * np.finfo(np.float64).eps * max(w.max(), 0.0)
             inv = np.where(w > tol, 1.0 / np.where(w > tol, w, 1.0), 0.0)
             if np.all(inv == 0.0):

@@ -32,9 +32,9 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._compat import Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ._compat import Interval, StrOptions, _fit_context, check_is_fitted
 from ._kernels.cluster import INFEASIBLE, OK, search_components
-from .base import restore_on_error
+from .base import check_points, restore_on_error
 
 __all__ = ["ConstrainedKMeans"]
 
@@ -387,7 +387,7 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
         return self
 
     def _fit(self, X, pairs, pair_labels):
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
+        X = check_points(self, X, reset=True, ensure_min_samples=1)
         n_samples, n_features = X.shape
         k = self.n_clusters
         if pairs is None:
@@ -508,7 +508,7 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
             Index of the nearest centre.
         """
         check_is_fitted(self, "cluster_centers_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = check_points(self, X, reset=False)
         return _sq_distances(X, self.cluster_centers_).argmin(axis=1)
 
 

@@ -36,7 +36,11 @@ class Constraints:
             )
         self.partial_labels = labels
         self.unlabeled = unlabeled
-        if unlabeled is None:
+        if unlabeled is None or (
+            labels.dtype.kind in "US" and not isinstance(unlabeled, str)
+        ):
+            # a number never marks a string label as unlabeled (said outright:
+            # numpy < 2 compares a string array with a number as a scalar)
             known = np.ones(labels.shape[0], dtype=bool)
         else:
             known = labels != unlabeled

@@ -1,0 +1,128 @@
+"""Numerical robustness: eigen-decompositions that fail or meet non-finite
+entries end in a fallback or a clear error (never a NaN matrix), large
+feature scales do not overflow, and every convergence warning says which
+parameter to change."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from conftest import ALL_SPECS, TRIPLETS_SPECS, spec_id, training_input
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.linalg import LinAlgError
+from sklearn.exceptions import ConvergenceWarning
+
+import metriclearn.base as base
+from metriclearn.base import components_from_metric, initial_metric, symmetric_eigh
+from metriclearn.cluster import ConstrainedKMeans
+
+every_spec = pytest.mark.parametrize("spec", ALL_SPECS + TRIPLETS_SPECS, ids=spec_id)
+
+
+def _failing_eigh(fail_drivers):
+    """scipy's ``eigh`` whose given drivers fail to converge."""
+    real = base.eigh
+
+    def eigh(a, *args, driver=None, **kwargs):
+        if driver in fail_drivers:
+            raise LinAlgError("the algorithm failed to converge")
+        return real(a, *args, driver=driver, **kwargs)
+
+    return eigh
+
+
+# --------------------------------------------------------- eigen-solvers
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_metric_is_a_clear_error(bad):
+    M = np.eye(3)
+    M[1, 2] = M[2, 1] = bad
+    with pytest.raises(ValueError, match="the Mahalanobis matrix has NaN or infinite entries"):
+        components_from_metric(M)
+
+
+def test_covariance_init_of_overflowing_points_is_a_clear_error():
+    X = np.array([[1e200, 0.0], [-1e200, 1.0], [3e200, 2.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(ValueError, match=re.escape(
+            "the covariance of the points (init='covariance') has NaN or infinite entries"
+        )):
+            initial_metric("covariance", X, 2, None)
+
+
+def test_eigh_falls_back_to_the_qr_driver(monkeypatch, rng):
+    A = rng.normal(size=(5, 5))
+    A = A @ A.T
+    expected_w, _ = symmetric_eigh(A)
+    monkeypatch.setattr(base, "eigh", _failing_eigh({None}))
+    w, V = symmetric_eigh(A)
+    assert_allclose(w, expected_w, rtol=1e-10)
+    assert_allclose((V * w) @ V.T, A, atol=1e-10)
+    L = components_from_metric(A)
+    assert_allclose(L.T @ L, A, atol=1e-10)
+
+
+def test_eigh_that_never_converges_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(base, "eigh", _failing_eigh({None, "ev"}))
+    with pytest.raises(ValueError, match=re.escape(
+        "the eigen-decomposition of the Mahalanobis matrix did not converge"
+    )):
+        components_from_metric(np.eye(3))
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in ALL_SPECS if s.cls.__name__.startswith("ITML")], ids=spec_id
+)
+def test_eigen_failure_in_fit_leaves_a_fitted_learner_unchanged(spec, toy, monkeypatch):
+    X, y = toy
+    args = training_input(spec, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = spec.make().fit(*args)
+        before = {k: v for k, v in vars(est).items()}
+        components = est.components_.copy()
+        monkeypatch.setattr(base, "eigh", _failing_eigh({None, "ev"}))
+        with pytest.raises(ValueError, match="did not converge"):
+            est.fit(*args)
+    assert vars(est).keys() == before.keys()
+    assert_array_equal(est.components_, components)
+
+
+# ---------------------------------------------------------- large scales
+
+
+@every_spec
+@pytest.mark.parametrize("scale", [1e-8, 1e8, 1e12])
+@pytest.mark.timeout(60)
+def test_extreme_scales_give_a_finite_scaled_fit(spec, scale, toy):
+    """The fit on ``X * scale`` is finite, and maps ``X * scale`` to points
+    whose distance ratios are those of some metric: no overflow warning
+    (an error in this suite) and no NaN."""
+    X, y = toy
+    args = training_input(spec, X * scale, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = spec.make().fit(*args)
+    assert np.all(np.isfinite(est.components_))
+    Z = est.transform(X * scale)
+    assert np.all(np.isfinite(Z))
+    assert np.ptp(Z) > 0
+
+
+# ------------------------------------------------------ convergence warnings
+
+
+@every_spec
+def test_convergence_warning_names_the_parameter_to_change(spec, toy):
+    X, y = toy
+    args = training_input(spec, X, y)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=1\b.*increase max_iter"):
+        spec.make(max_iter=1).fit(*args)
+
+
+def test_clusterer_convergence_warning_names_the_parameter_to_change(toy):
+    X, _ = toy
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=1\b.*increase max_iter"):
+        ConstrainedKMeans(n_clusters=3, max_iter=1, n_init=1, random_state=0).fit(X)
