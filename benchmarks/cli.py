@@ -59,6 +59,17 @@ def build_parser():
         ),
     )
     parser.add_argument(
+        "--fit-timeout", type=float, default=None,
+        help="seconds: stop a fit that runs longer and report a time-out (default: none)",
+    )
+    parser.add_argument(
+        "--slow-fit", type=float, default=None,
+        help=(
+            "seconds: a library whose first timed fit took longer is not "
+            "fitted again in that cell (default: every repeat)"
+        ),
+    )
+    parser.add_argument(
         "--quick", action="store_true",
         help="smoke run: iris only, 1 repeat for every library",
     )

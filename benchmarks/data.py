@@ -207,3 +207,30 @@ def knn_accuracy(ds, transform=None):
         X_train, X_test = transform(X_train), transform(X_test)
     knn = KNeighborsClassifier(n_neighbors=N_NEIGHBORS).fit(X_train, ds.y_train)
     return float(knn.score(X_test, ds.y_test))
+
+
+def clustering_accuracy(ds, transform=None):
+    """Xing et al.'s clustering accuracy of k-means on the (transformed) test part.
+
+    ``KMeans(n_clusters=n_classes, n_init=10, random_state=0)`` clusters the
+    test points; :func:`metriclearn.metrics.pairwise_clustering_accuracy`
+    scores the clusters against the classes (balanced over same-class and
+    different-class pairs when there are more than two classes).
+
+    Parameters
+    ----------
+    ds : DataSet
+    transform : callable or None, default=None
+        Maps points to the learned space; ``None`` is the Euclidean baseline.
+
+    Returns
+    -------
+    float
+    """
+    from sklearn.cluster import KMeans
+
+    from metriclearn.metrics import pairwise_clustering_accuracy
+
+    X_test = ds.X_test if transform is None else transform(ds.X_test)
+    pred = KMeans(n_clusters=ds.n_classes, n_init=10, random_state=SEED).fit_predict(X_test)
+    return float(pairwise_clustering_accuracy(ds.y_test, pred))

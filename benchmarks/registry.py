@@ -186,13 +186,13 @@ def _sklearn_nca():
 
 
 def _lmnn_objective(estimator, constraints):
-    """metriclearn's LMNN objective (squared hinge, target neighbours in the
-    input space) at the estimator's ``L`` on the training data (lower is
-    better)."""
+    """LMNN's objective (the plain hinge, metriclearn's default and
+    metric-learn's loss; target neighbours in the input space) at the
+    estimator's ``L`` on the training data (lower is better)."""
     from metriclearn._lmnn import lmnn_objective
 
     return float(lmnn_objective(estimator.components_, constraints.X, constraints.y,
-                                LMNN_PARAMS["n_neighbors"]))
+                                LMNN_PARAMS["n_neighbors"], loss="hinge"))
 
 
 LEARNERS["lmnn"] = Learner(
@@ -207,4 +207,37 @@ LEARNERS["lmnn"] = Learner(
     objective=_lmnn_objective,
     higher_is_better=False,
     params=LMNN_PARAMS,
+)
+
+
+# Both libraries' stochastic learners from class labels, at their defaults
+# (metric-learn's only stochastic learner is SCML). They minimise different
+# losses, so there is no objective to compare: the accuracies are.
+SGD_PARAMS = {"random_state": 0}
+
+
+def _ours_sgd():
+    from metriclearn import SGDMetricLearner_Supervised
+
+    return SGDMetricLearner_Supervised(**SGD_PARAMS)
+
+
+def _anchor_scml():
+    from metric_learn import SCML_Supervised
+
+    return SCML_Supervised(**SGD_PARAMS)
+
+
+def _no_objective(estimator, constraints):
+    """No objective that both libraries' solutions share (``nan``)."""
+    return float("nan")
+
+
+LEARNERS["sgd"] = Learner(
+    title="SGDMetricLearner_Supervised against SCML_Supervised (class labels)",
+    constraints="labels",
+    estimators={OURS: _ours_sgd, ANCHOR: _anchor_scml},
+    objective=_no_objective,
+    higher_is_better=False,
+    params=SGD_PARAMS,
 )

@@ -76,6 +76,7 @@ def cell_text(cell):
             f"cpu {_fmt(res['cpu_median'])} s{ratio}  "
             f"objective {_fmt(res.get('objective'), '.8g')}  "
             f"3-NN {_fmt(res.get('knn_accuracy'), '.3f')}  "
+            f"clust. {_fmt(res.get('clustering_accuracy'), '.3f')}  "
             f"rank {_fmt(res.get('rank'), 'd')}  "
             f"n_iter {_fmt(res.get('n_iter'), 'd')}"
         )
@@ -87,7 +88,7 @@ def _better(cell, lib):
     and relative to the larger magnitude); equal within 1e-9 relative."""
     ours = cell["libraries"][OURS].get("objective")
     theirs = cell["libraries"][lib].get("objective")
-    if ours is None or theirs is None:
+    if ours is None or theirs is None or math.isnan(ours) or math.isnan(theirs):
         return "-"
     if abs(ours - theirs) <= 1e-9 * max(abs(ours), abs(theirs), 1e-300):
         return "equal"
@@ -101,7 +102,8 @@ COLUMNS = (
     "data set", "learner", "n x d", "pairs", "library", "fits",
     "median wall (s)", "median CPU (s)", "first call (s)", "wall ratio",
     "CPU ratio", "objective", "better objective", "3-NN acc", "Euclid. 3-NN",
-    "rank of M", "n_iter", "converged", "peak MiB",
+    "clust. acc", "Euclid. clust.", "rank of M", "n_iter", "converged", "peak MiB",
+    "peak RSS MiB",
 )
 
 
@@ -125,10 +127,13 @@ def _row(cell, lib, res):
         "" if first else _better(cell, lib),
         _fmt(res.get("knn_accuracy"), ".3f"),
         _fmt(cell["euclidean_knn_accuracy"], ".3f") if first else "",
+        _fmt(res.get("clustering_accuracy"), ".3f"),
+        _fmt(cell.get("euclidean_clustering_accuracy"), ".3f") if first else "",
         _fmt(res.get("rank"), "d"),
         _fmt(res.get("n_iter"), "d"),
         _fmt(res.get("converged"), ""),
         _fmt(res.get("peak_mib"), ".2f"),
+        _fmt(res.get("peak_rss_mib"), ".1f"),
     ]
 
 
@@ -163,13 +168,19 @@ def markdown(env, cells):
         "Objectives: mmc is sum_D ||d||_M / sqrt(sum_S ||d||_M^2) (max, "
         "scale-free); mmc_diag is h(a) = sum_S ||d||_a^2 - c log sum_D ||d||_a "
         "(min); itml is D_ld(M, I) + gamma D_ld(xi, xi0) at the best slacks for "
-        "M (min); lmnn is metriclearn's squared-hinge LMNN loss at L on the "
-        "training data (min; metric-learn optimises the plain hinge). 'first "
+        "M (min); lmnn is LMNN's hinge loss (metriclearn's default and "
+        "metric-learn's) at L on the training data (min); sgd has no "
+        "objective shared with SCML ('-'). Clust. acc is Xing et al.'s pairwise "
+        "clustering accuracy of KMeans (k = number of classes) on the "
+        "transformed test part. 'first "
         "call' is metriclearn's untimed warm-up fit (numba "
         "compilation or cache loading on a process's first data set). Peak MiB "
         "is the tracemalloc peak of one extra untimed fit (NumPy and Python "
         "allocations; not numba-internal or BLAS buffers); '-' when the "
-        "library's median fit exceeded the memory budget."
+        "library's median fit exceeded the memory budget. Peak RSS MiB is the "
+        "median over the timed fits of the peak resident set size above the "
+        "RSS at the start of the fit (every allocation, numba's and BLAS's "
+        "included)."
     )
     return "\n".join([
         *header_lines(env), "", *table, "", legend, "",

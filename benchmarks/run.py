@@ -32,6 +32,8 @@ REQUIREMENTS = (
     # pylmnn 1.6.4 needs six, and a run-time shim for current SciPy (anchors.py)
     "PyLMNN==1.6.4",
     "six",
+    # the plots of the scaling series (report_all.py)
+    "matplotlib",
 )
 # Set by the parent before re-executing, so the child does not loop.
 CHILD_FLAG = "METRICLEARN_BENCH_CHILD"
