@@ -10,19 +10,23 @@ _BLOCK = 256
 
 
 def _paired_sq_mahalanobis(diff, M):
-    """``out[i] = diff[i] @ M @ diff[i]`` for a symmetric ``M``, without
-    forming ``diff @ M``."""
+    """``out[i] = diff[i] @ M @ diff[i]``, block by block: one BLAS product
+    ``diff[block] @ M`` per block of ``_BLOCK`` rows, then the row-wise dot
+    products with ``diff[block]`` (memory beyond the result: one block)."""
     n, d = diff.shape
     out = np.empty(n)
-    for i in prange(n):
-        s = 0.0
-        for j in range(d):
-            dj = diff[i, j]
-            t = 0.5 * M[j, j] * dj
-            for k in range(j + 1, d):
-                t += M[j, k] * diff[i, k]
-            s += dj * t
-        out[i] = 2.0 * s
+    Mc = np.ascontiguousarray(M)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        start = b * _BLOCK
+        stop = min(start + _BLOCK, n)
+        blk = np.ascontiguousarray(diff[start:stop])
+        B = np.dot(blk, Mc)
+        for i in range(stop - start):
+            s = 0.0
+            for j in range(d):
+                s += B[i, j] * blk[i, j]
+            out[start + i] = s
     return out
 
 

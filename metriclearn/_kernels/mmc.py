@@ -4,6 +4,8 @@ the full problem and the diagonal objective with its derivatives."""
 import numpy as np
 from numba import njit
 
+from .distances import weighted_outer_sum
+
 
 @njit(cache=True)
 def project_psd_trace(M, bound):
@@ -55,7 +57,7 @@ def diagonal_objective(a, s_sum, diff_sq_D, c):
     """
     n, d = diff_sq_D.shape
     u = np.zeros(d)
-    H = np.zeros((d, d))
+    w = np.zeros(n)
     S = 0.0
     for i in range(n):
         q = 0.0
@@ -67,12 +69,9 @@ def diagonal_objective(a, s_sum, diff_sq_D, c):
         S += r
         for k in range(d):
             u[k] += 0.5 * diff_sq_D[i, k] / r
-        c3 = 0.25 / (q * r)
-        for k in range(d):
-            x = c3 * diff_sq_D[i, k]
-            if x != 0.0:
-                for m in range(k, d):
-                    H[k, m] += x * diff_sq_D[i, m]
+        w[i] = 0.25 / (q * r)
+    # sum_i w_i outer(diff_sq_D[i], diff_sq_D[i]) by blocked GEMM
+    H = weighted_outer_sum(diff_sq_D, w)
     if S <= 0.0:
         return np.inf, u, H
     h = 0.0
