@@ -23,7 +23,7 @@ from .base import (
     initial_metric,
     restore_on_error,
 )
-from .constraints import Constraints
+from .constraints import _pairs_from_labels
 
 __all__ = [
     "ITML", "ITML_Supervised", "itml_objective", "itml_pairs_objective", "itml_default_bounds",
@@ -514,19 +514,8 @@ class ITML_Supervised(_BaseITML):
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
-            classes = np.unique(y)
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "ITML_Supervised needs at least 2 classes in y; got "
-                    f"{classes.shape[0]} class ({classes.tolist()})"
-                )
-            n_constraints = self.n_constraints
-            if n_constraints is None:
-                n_constraints = 20 * classes.shape[0] ** 2
             rng = check_random_state(self.random_state)
-            pairs, labels = Constraints(y, unlabeled=None).pairs(
-                n_constraints, random_state=rng
-            )
+            pairs, labels = _pairs_from_labels("ITML_Supervised", y, self.n_constraints, rng)
             X = np.ascontiguousarray(X, dtype=np.float64)
             self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, bounds, X, rng)
         return self

@@ -23,7 +23,7 @@ from .base import (
     initial_metric,
     restore_on_error,
 )
-from .constraints import Constraints
+from .constraints import _pairs_from_labels
 
 __all__ = ["MMC", "MMC_Supervised", "mmc_objective", "mmc_diagonal_objective"]
 
@@ -593,19 +593,8 @@ class MMC_Supervised(_BaseMMC):
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
-            classes = np.unique(y)
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "MMC_Supervised needs at least 2 classes in y; got "
-                    f"{classes.shape[0]} class ({classes.tolist()})"
-                )
-            n_constraints = self.n_constraints
-            if n_constraints is None:
-                n_constraints = 20 * classes.shape[0] ** 2
             rng = check_random_state(self.random_state)
-            pairs, labels = Constraints(y, unlabeled=None).pairs(
-                n_constraints, random_state=rng
-            )
+            pairs, labels = _pairs_from_labels("MMC_Supervised", y, self.n_constraints, rng)
             self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, rng)
         return self
 

@@ -303,3 +303,22 @@ def _check_positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     return int(value)
+
+
+def _pairs_from_labels(name, y, n_constraints, random_state):
+    """The pairs a ``*_Supervised`` learner fits on: ``n_constraints`` similar
+    and as many dissimilar index pairs drawn from the class labels ``y``
+    (``None``: ``20 * n_classes**2``), every label a class.
+
+    ``name`` is the learner's, for the error when ``y`` has fewer than two
+    classes. Returns ``(pairs, labels)`` as :meth:`Constraints.pairs` does.
+    """
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y; got "
+            f"{classes.shape[0]} class ({classes.tolist()})"
+        )
+    if n_constraints is None:
+        n_constraints = 20 * classes.shape[0] ** 2
+    return Constraints(y, unlabeled=None).pairs(n_constraints, random_state=random_state)
