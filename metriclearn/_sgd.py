@@ -21,6 +21,8 @@ from .base import (
     MahalanobisMixin,
     PairsClassifierMixin,
     _best_threshold,
+    _check_pair_labels,
+    _check_tuple_labels,
     check_calibration_params,
     check_pairs,
     check_points,
@@ -157,23 +159,7 @@ def _check_index_pairs(pairs, y, X, n_features=None):
         return None
     if y is None:
         return arr
-    y_arr = np.asarray(y)
-    if y_arr.ndim != 1 or y_arr.shape[0] != arr.shape[0]:
-        raise ValueError(
-            f"y must have shape ({arr.shape[0]},), one label per tuple in "
-            f"pairs; got shape {y_arr.shape}"
-        )
-    values = np.unique(y_arr)
-    if y_arr.dtype.kind not in "biuf" or not np.all(np.isin(values, [-1, 1])):
-        raise ValueError(
-            "y must hold pair labels +1 (similar) and -1 (dissimilar); "
-            f"got values {values[:10].tolist()}"
-        )
-    if values.shape[0] < 2:
-        raise ValueError(
-            "y must contain both similar (+1) and dissimilar (-1) pairs; "
-            f"got only {values.tolist()}"
-        )
+    y_arr = _check_pair_labels(_check_tuple_labels(y, arr.shape[0], "pairs"))
     return arr, y_arr.astype(np.int8)
 
 

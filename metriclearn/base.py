@@ -162,26 +162,38 @@ def check_pairs(pairs, y=None, *, preprocessor=None, n_features=None,
         )
     if y is None:
         return arr
+    y_arr = _check_tuple_labels(y, arr.shape[0], name)
+    if tuple_size == 2:
+        y_arr = _check_pair_labels(y_arr, ensure_both_labels).astype(np.intp)
+    return arr, y_arr
+
+
+def _check_tuple_labels(y, n_tuples, name):
+    """``y`` as an array of one label per tuple of ``name``."""
     y_arr = np.asarray(y)
-    if y_arr.ndim != 1 or y_arr.shape[0] != arr.shape[0]:
+    if y_arr.ndim != 1 or y_arr.shape[0] != n_tuples:
         raise ValueError(
-            f"y must have shape ({arr.shape[0]},), one label per tuple in "
+            f"y must have shape ({n_tuples},), one label per tuple in "
             f"{name}; got shape {y_arr.shape}"
         )
-    if tuple_size == 2:
-        values = np.unique(y_arr)
-        if y_arr.dtype.kind not in "biuf" or not np.all(np.isin(values, [-1, 1])):
-            raise ValueError(
-                "y must hold pair labels +1 (similar) and -1 (dissimilar); "
-                f"got values {values[:10].tolist()}"
-            )
-        y_arr = y_arr.astype(np.intp)
-        if ensure_both_labels and values.shape[0] < 2:
-            raise ValueError(
-                "y must contain both similar (+1) and dissimilar (-1) pairs; "
-                f"got only {values.tolist()}"
-            )
-    return arr, y_arr
+    return y_arr
+
+
+def _check_pair_labels(y_arr, ensure_both_labels=True):
+    """Check that ``y_arr`` holds pair labels +1 / -1 (both of them when
+    ``ensure_both_labels``); returns it unchanged."""
+    values = np.unique(y_arr)
+    if y_arr.dtype.kind not in "biuf" or not np.all(np.isin(values, [-1, 1])):
+        raise ValueError(
+            "y must hold pair labels +1 (similar) and -1 (dissimilar); "
+            f"got values {values[:10].tolist()}"
+        )
+    if ensure_both_labels and values.shape[0] < 2:
+        raise ValueError(
+            "y must contain both similar (+1) and dissimilar (-1) pairs; "
+            f"got only {values.tolist()}"
+        )
+    return y_arr
 
 
 def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
