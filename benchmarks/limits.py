@@ -69,9 +69,9 @@ def _row(name, loop, seconds, flops, bytes_, rates, what, extra=None, sflops=0.0
 def itml_sweep(rates, d=64, m=4000, sweeps=20):
     """ITML: cyclic Bregman projections. Every constraint visited costs
     ``u = M v`` (``2 d^2`` flops); one that changes ``M`` adds the rank-one
-    update (``2 d^2`` more, about ``4 d^2`` in all). The update is applied
-    in the next visit's pass over ``M``, so ``M`` is read once per visit and
-    written once per update when it is not cache-resident."""
+    update (``2 d^2`` more, about ``4 d^2`` in all). ``M`` is read once per
+    visit and read and written once more per update when it is not
+    cache-resident."""
     from sklearn.datasets import make_classification
 
     from metriclearn import Constraints
@@ -94,7 +94,7 @@ def itml_sweep(rates, d=64, m=4000, sweeps=20):
     in_cache = 8 * d * d <= 256 * 1024
     visits = V.shape[0] * sweeps
     flops = 2.0 * d * d * (visits + updates)
-    traffic = 8.0 * d * d * (visits + updates)
+    traffic = 8.0 * d * d * (visits + 2 * updates)
     return _row("itml", "Bregman sweep (numba)", seconds, flops,
                 0.0 if in_cache else traffic, rates,
                 f"d={d}, {V.shape[0]} pairs, {sweeps} sweeps",

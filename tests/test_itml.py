@@ -62,13 +62,19 @@ def _knn(model, Xtr, Xte, ytr, yte):
 # --------------------------------------------------------------------------
 
 
+# d=4 and 11 take the sweep by columns, 12, 13 and 21 the sweep by rows
+# (eight rows at a time, and the rows left over)
+@pytest.mark.parametrize("d", [4, 11, 12, 13, 21])
 @pytest.mark.parametrize("gamma", [0.5, 1.0, np.inf])
-def test_sweep_matches_numpy_twin(gamma):
-    X, idx, y = _problem()
+def test_sweep_matches_numpy_twin(gamma, d):
+    X, idx, y = _problem(d=d)
     V = np.ascontiguousarray(X[idx[:, 0]] - X[idx[:, 1]])
     delta = np.where(y == 1, 1.0, -1.0)
-    xi0 = np.where(delta > 0, 2.0, 20.0)
-    M, lam, xi = np.eye(4), np.zeros(len(y)), xi0.copy()
+    # bounds scaled to the squared distances, so that both kinds of
+    # constraint are violated at the identity
+    sq = np.einsum("ij,ij->i", V, V)
+    xi0 = np.where(delta > 0, 0.5, 2.0) * np.median(sq)
+    M, lam, xi = np.eye(d), np.zeros(len(y)), xi0.copy()
     M_t, lam_t, xi_t = M.copy(), lam.copy(), xi.copy()
     for _ in range(5):
         bregman_sweep(M, V, delta, lam, xi, gamma)
@@ -76,7 +82,9 @@ def test_sweep_matches_numpy_twin(gamma):
     np.testing.assert_allclose(M, M_t, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(lam, lam_t, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(xi, xi_t, rtol=1e-10)
+    np.testing.assert_array_equal(M, M.T)
     assert np.all(lam >= 0)
+    assert np.any(lam > 0)  # the projections did change M
 
 
 def test_logdet_matches_numpy():
