@@ -24,7 +24,6 @@ changed ``M`` x read-write pass) with the ratio it would give.
 """
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -156,13 +155,9 @@ def main(argv=None):
     parser.add_argument("--sweeps", type=int, default=100)
     parser.add_argument("--anchor-sweeps", type=int, default=50)
     args = parser.parse_args(argv)
-    from run import CHILD_FLAG, ensure_venv, venv_python
+    from run import run_in_bench_venv
 
-    if os.environ.get(CHILD_FLAG) != "1":
-        ensure_venv()
-        env = {**os.environ, CHILD_FLAG: "1"}
-        python = str(venv_python())
-        os.execve(python, [python, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+    run_in_bench_venv(__file__, sys.argv[1:])
     run(args.settle, args.sweeps, args.anchor_sweeps)
 
 

@@ -14,7 +14,6 @@ their ratio, and the constraint updates per second each achieves
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -109,13 +108,9 @@ def main(argv=None):
     parser.add_argument("--sweeps", type=int, default=20)
     parser.add_argument("--out", default=str(HERE / "results" / "itml-scaling"))
     args = parser.parse_args(argv)
-    from run import CHILD_FLAG, ensure_venv, venv_python
+    from run import run_in_bench_venv
 
-    if os.environ.get(CHILD_FLAG) != "1":
-        ensure_venv()
-        env = {**os.environ, CHILD_FLAG: "1"}
-        python = str(venv_python())
-        os.execve(python, [python, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+    run_in_bench_venv(__file__, sys.argv[1:])
     run(args.sweeps, args.out)
 
 

@@ -176,13 +176,9 @@ def run(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    from run import CHILD_FLAG, ensure_venv, venv_python
+    from run import run_in_bench_venv
 
-    if os.environ.get(CHILD_FLAG) != "1":
-        ensure_venv(rebuild=args.rebuild_venv)
-        env = {**os.environ, CHILD_FLAG: "1", **MALLOC_ENV}
-        python = str(venv_python())
-        os.execve(python, [python, str(Path(__file__).resolve()), *argv], env)
+    run_in_bench_venv(__file__, argv, rebuild=args.rebuild_venv, env=MALLOC_ENV)
     return run(args)
 
 

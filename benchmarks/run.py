@@ -80,39 +80,37 @@ def ensure_venv(rebuild=False):
     STAMP.write_text(wanted)
 
 
-def reexec_in_venv(argv, native_blas=False, cold_numba=False):
-    """Replace this process by ``run.py`` under the benchmark interpreter.
+def run_in_bench_venv(script, argv, *, rebuild=False, env=None):
+    """Re-execute ``script`` with ``argv`` under the benchmark interpreter.
 
-    ``--native-blas`` and ``--cold-numba`` are applied here, because OpenBLAS
-    and numba read their variables once, when first loaded.
-
-    Parameters
-    ----------
-    argv : list of str
-        The command-line flags, passed on unchanged.
-    native_blas : bool, default=False
-        Drop ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` from the environment.
-    cold_numba : bool, default=False
-        Give numba a fresh, empty cache directory.
+    Creates or refreshes the environment first (:func:`ensure_venv`), then
+    replaces this process; returns at once when already inside it. ``env``
+    sets variables for the child (a value of ``None`` removes one); they are
+    applied here because OpenBLAS and numba read theirs once, when loaded.
     """
-    env = os.environ.copy()
-    env[CHILD_FLAG] = "1"
-    if native_blas:
-        for name in BLAS_VARS:
-            env.pop(name, None)
-    if cold_numba:
-        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix=COLD_CACHE_PREFIX)
+    if os.environ.get(CHILD_FLAG) == "1":
+        return
+    ensure_venv(rebuild=rebuild)
+    child = {**os.environ, CHILD_FLAG: "1"}
+    for name, value in (env or {}).items():
+        if value is None:
+            child.pop(name, None)
+        else:
+            child[name] = value
     python = str(venv_python())
-    os.execve(python, [python, str(Path(__file__).resolve()), *argv], env)
+    os.execve(python, [python, str(Path(script).resolve()), *argv], child)
 
 
 def main(argv=None):
     """Bootstrap the environment, or run the harness when already inside it."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)  # --help and bad flags exit here, before any install
-    if os.environ.get(CHILD_FLAG) != "1":
-        ensure_venv(rebuild=args.rebuild_venv)
-        reexec_in_venv(argv, args.native_blas, args.cold_numba)
+    env = {}
+    if args.native_blas:  # OpenBLAS's own choice of kernel and cache size
+        env.update(dict.fromkeys(BLAS_VARS))
+    if args.cold_numba:  # a fresh, empty numba cache
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix=COLD_CACHE_PREFIX)
+    run_in_bench_venv(__file__, argv, rebuild=args.rebuild_venv, env=env)
     from harness import run
 
     return run(args)
