@@ -75,6 +75,26 @@ def _update(M, t, sign):
             row[i] = row[i] + b * t[i]
 
 
+@njit(cache=True)
+def _project(p, c, delta, lam, xi, gproj, inv_gamma):
+    """The projection onto constraint ``c``, given ``p = v^T M v > 0``.
+
+    Takes the step that makes the constraint and its slack meet, bounded by
+    the dual variable so that it stays non-negative; updates ``lam[c]`` and
+    ``xi[c]`` and returns ``beta`` of the update ``M <- M + beta (Mv)(Mv)^T``,
+    ``0.0`` when the projection changes nothing.
+    """
+    dl = delta[c]
+    alpha = dl * gproj * (1.0 / p - 1.0 / xi[c])
+    if lam[c] < alpha:
+        alpha = lam[c]
+    if alpha == 0.0:
+        return 0.0
+    lam[c] -= alpha
+    xi[c] = 1.0 / (1.0 / xi[c] + dl * alpha * inv_gamma)
+    return dl * alpha / (1.0 - dl * alpha * p)
+
+
 # Below this many features a row of ``M`` is one or two vectors, and the
 # column-by-column sweep, which skips the zeros of ``v``, is as fast or faster
 # than the sweep by rows. Measured time per sweep, rows against columns:
@@ -103,15 +123,9 @@ def _sweep_columns(M, V, delta, lam, xi, gproj, inv_gamma):
             p += V[c, i] * u[i]
         if not p > 0.0:
             continue
-        dl = delta[c]
-        alpha = dl * gproj * (1.0 / p - 1.0 / xi[c])
-        if lam[c] < alpha:
-            alpha = lam[c]
-        if alpha == 0.0:
+        beta = _project(p, c, delta, lam, xi, gproj, inv_gamma)
+        if beta == 0.0:
             continue
-        lam[c] -= alpha
-        beta = dl * alpha / (1.0 - dl * alpha * p)
-        xi[c] = 1.0 / (1.0 / xi[c] + dl * alpha * inv_gamma)
         # beta * (u[j] * u[i]) is the same product for M[j, i] and M[i, j]
         for j in range(d):
             uj = u[j]
@@ -137,17 +151,9 @@ def _sweep_rows(M, V, delta, lam, xi, gproj, inv_gamma):
             p += v[i] * u[i]
         if not p > 0.0:
             continue
-        dl = delta[c]
-        # the step that makes the constraint and its slack meet, bounded by
-        # the dual variable so it stays non-negative
-        alpha = dl * gproj * (1.0 / p - 1.0 / xi[c])
-        if lam[c] < alpha:
-            alpha = lam[c]
-        if alpha == 0.0:
+        beta = _project(p, c, delta, lam, xi, gproj, inv_gamma)
+        if beta == 0.0:
             continue
-        lam[c] -= alpha
-        beta = dl * alpha / (1.0 - dl * alpha * p)
-        xi[c] = 1.0 / (1.0 / xi[c] + dl * alpha * inv_gamma)
         # beta u u^T = sign * t t^T with t = sqrt(|beta|) u
         scale = np.sqrt(abs(beta))
         for i in range(d):
