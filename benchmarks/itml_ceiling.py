@@ -77,18 +77,14 @@ def _median_seconds(fn, args, repeats, runs=7):
 
 
 def _digits():
+    """The report's digits constraints, and the sweep's inputs made from them
+    exactly as ``ITML.fit`` makes them."""
     import data
-    import numpy as np
+
+    from metriclearn._itml import _sweep_constraints
 
     c = data.supervised_pairs_bounds(data.load("digits"))
-    V = c.pairs[:, 0] - c.pairs[:, 1]
-    keep = np.any(V != 0.0, axis=1)
-    order = np.concatenate([np.flatnonzero(keep & (c.y == 1)),
-                            np.flatnonzero(keep & (c.y == -1))])
-    V = np.ascontiguousarray(V[order])
-    delta = np.where(c.y[order] == 1, 1.0, -1.0)
-    xi0 = np.where(delta > 0, c.bounds[0], c.bounds[1]).astype(np.float64)
-    return c, V, delta, xi0
+    return (c, *_sweep_constraints(c.pairs, c.y, c.bounds))
 
 
 def run(settle, sweeps, anchor_sweeps):

@@ -161,6 +161,25 @@ def _check_prior(M0, name="prior"):
 # --------------------------------------------------------------------------
 
 
+def _sweep_constraints(pairs, y, bounds):
+    """The sweep's constraints from validated pairs (float64, ``(n, 2, d)``),
+    their +1/-1 labels and ``bounds = [u, l]``.
+
+    Returns ``V`` (the differences, C-contiguous), ``delta`` (+1.0 for an
+    upper bound, -1.0 for a lower one) and ``xi0`` (the bounds), with similar
+    pairs first, then dissimilar ones, each in the given order; pairs of
+    identical points constrain nothing and are left out.
+    """
+    V = pairs[:, 0, :] - pairs[:, 1, :]
+    keep = np.any(V != 0.0, axis=1)
+    order = np.concatenate([np.flatnonzero(keep & (y == 1)),
+                            np.flatnonzero(keep & (y == -1))])
+    V = np.ascontiguousarray(V[order])
+    delta = np.where(y[order] == 1, 1.0, -1.0)
+    xi0 = np.where(delta > 0, bounds[0], bounds[1]).astype(np.float64)
+    return V, delta, xi0
+
+
 def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
     """Cyclic Bregman projections until the dual variables settle.
 
@@ -233,14 +252,7 @@ class _BaseITML(MahalanobisMixin, BaseEstimator):
             bounds = itml_default_bounds(points, M0, rng)
         else:
             bounds = _check_bounds(bounds)
-        V = pairs[:, 0, :] - pairs[:, 1, :]
-        keep = np.any(V != 0.0, axis=1)  # identical points: no constraint
-        # similar pairs first, then dissimilar ones, each in the given order
-        order = np.concatenate([np.flatnonzero(keep & (y == 1)),
-                                np.flatnonzero(keep & (y == -1))])
-        V = np.ascontiguousarray(V[order])
-        delta = np.where(y[order] == 1, 1.0, -1.0)
-        xi0 = np.where(delta > 0, bounds[0], bounds[1])
+        V, delta, xi0 = _sweep_constraints(pairs, y, bounds)
         M, xi, history, n_iter, converged = _solve(
             V, delta, M0, xi0, float(self.gamma), self.max_iter, self.tol, self.verbose
         )
