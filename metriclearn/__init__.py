@@ -10,8 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._itml import ITML, ITML_Supervised
 from ._lmnn import LMNN
 from ._mmc import MMC, MMC_Supervised
-from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised
-from ._sgd_triplets import SGDTripletLearner
+from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised, SGDTripletLearner
 from .constraints import Constraints
 
 try:

@@ -1,33 +1,23 @@
 """Information-Theoretic Metric Learning (Davis et al. 2007): ITML and ITML_Supervised."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._kernels.distances import paired_sq_mahalanobis
 from ._kernels.itml import bregman_solve
+from ._linalg import components_from_metric, initial_metric, logdet
+from ._result import FitResult
 from .base import (
-    MahalanobisMixin,
+    BaseMetricLearner,
     PairsClassifierMixin,
-    check_calibration_params,
-    check_pairs,
-    check_points,
-    check_preprocessor,
-    components_from_metric,
-    initial_metric,
-    restore_on_error,
+    SupervisedLearnerMixin,
+    TupleLearnerMixin,
 )
-from .constraints import _pairs_from_labels
 
-__all__ = [
-    "ITML", "ITML_Supervised", "itml_objective", "itml_pairs_objective", "itml_default_bounds",
-]
+__all__ = ["ITML", "ITML_Supervised", "itml_default_bounds"]
 
 # Pairs of distinct points drawn to estimate the default bounds. Below this
 # many pairs in all, every pair is used and the bounds are exact.
@@ -36,61 +26,8 @@ _BOUNDS_PERCENTILES = (5.0, 95.0)
 
 
 # --------------------------------------------------------------------------
-# objective and bounds (also used by tests and benchmarks)
+# bounds and prior
 # --------------------------------------------------------------------------
-
-
-def _logdet(M, name):
-    try:
-        c, _ = cho_factor(M, lower=True, check_finite=False)
-    except LinAlgError:
-        raise ValueError(f"the {name} is not positive definite") from None
-    return 2.0 * np.log(np.diag(c)).sum()
-
-
-def _slack_divergence(xi, xi0):
-    r = xi / xi0
-    return float(np.sum(r - np.log(r) - 1.0))
-
-
-def itml_objective(M, M0, xi, xi0, gamma):
-    r"""ITML's objective ``D_ld(M, M0) + gamma * D_ld(diag(xi), diag(xi0))``.
-
-    With :math:`D_{ld}(A, B) = \operatorname{tr}(A B^{-1}) - \log\det(A B^{-1}) - d`
-    (lower is better; ``gamma=inf`` drops the slack term, whose ``xi`` then
-    equals ``xi0``).
-    """
-    M = np.asarray(M, dtype=np.float64)
-    M0 = np.asarray(M0, dtype=np.float64)
-    d = M.shape[0]
-    M0_inv = np.linalg.inv(M0)
-    value = float(np.sum(M * M0_inv)) - _logdet(M, "matrix") + _logdet(M0, "prior") - d
-    if np.isfinite(gamma):
-        value += gamma * _slack_divergence(np.asarray(xi), np.asarray(xi0))
-    return value
-
-
-def itml_pairs_objective(M, pairs, y, bounds, prior, gamma=1.0):
-    """ITML's objective at ``M`` with the best slacks for it.
-
-    For a fixed ``M`` the slack divergence is smallest at
-    ``xi = max(d^T M d, u)`` on a similar pair and ``min(d^T M d, l)`` on a
-    dissimilar one; this evaluates :func:`itml_objective` there, so the
-    solutions of any two implementations compare on ``M`` alone (lower is
-    better). With ``gamma=inf`` a violated constraint makes it ``inf``.
-    """
-    pairs = np.asarray(pairs, dtype=np.float64)
-    y = np.asarray(y)
-    V = pairs[:, 0, :] - pairs[:, 1, :]
-    keep = np.any(V != 0.0, axis=1)
-    V, y = np.ascontiguousarray(V[keep]), y[keep]
-    M = np.ascontiguousarray(M, dtype=np.float64)
-    p = paired_sq_mahalanobis(V, 0.5 * (M + M.T))
-    xi0 = np.where(y == 1, bounds[0], bounds[1])
-    xi = np.where(y == 1, np.maximum(p, xi0), np.minimum(p, xi0))
-    if np.isinf(gamma):
-        return itml_objective(M, prior, None, None, gamma) if np.all(xi == xi0) else np.inf
-    return itml_objective(M, prior, xi, xi0, gamma)
 
 
 def itml_default_bounds(points, prior, random_state=None):
@@ -161,16 +98,16 @@ def _check_prior(M0, name="prior"):
 # --------------------------------------------------------------------------
 
 
-def _sweep_constraints(pairs, y, bounds):
-    """The sweep's constraints from validated pairs (float64, ``(n, 2, d)``),
-    their +1/-1 labels and ``bounds = [u, l]``.
+def _sweep_constraints(tuples, bounds):
+    """The sweep's constraints from validated pairs
+    (:class:`~metriclearn._validation.Tuples`) and ``bounds = [u, l]``.
 
     Returns ``V`` (the differences, C-contiguous), ``delta`` (+1.0 for an
     upper bound, -1.0 for a lower one) and ``xi0`` (the bounds), with similar
     pairs first, then dissimilar ones, each in the given order; pairs of
     identical points constrain nothing and are left out.
     """
-    V = pairs[:, 0, :] - pairs[:, 1, :]
+    V, y = tuples.differences(), tuples.y
     keep = np.any(V != 0.0, axis=1)
     order = np.concatenate([np.flatnonzero(keep & (y == 1)),
                             np.flatnonzero(keep & (y == -1))])
@@ -193,7 +130,7 @@ def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
     lam = np.zeros(V.shape[0])
     xi = xi0.copy()
     M0_inv = np.ascontiguousarray(np.linalg.inv(M0))
-    logdet0 = _logdet(M0, "prior")
+    logdet0 = logdet(M0, "prior")
     objective = np.empty(max_iter)
     change = np.empty(max_iter)
     if not verbose:
@@ -218,7 +155,9 @@ def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
     return M, xi, objective[:n_iter].copy(), n_iter, bool(converged)
 
 
-class _BaseITML(MahalanobisMixin, BaseEstimator):
+class _BaseITML(BaseMetricLearner):
+    """The parameters and the problem shared by ITML and ITML_Supervised."""
+
     _parameter_constraints = {
         "gamma": [Interval(Real, 0, np.inf, closed="right")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -239,40 +178,31 @@ class _BaseITML(MahalanobisMixin, BaseEstimator):
         self.preprocessor = preprocessor
         self.random_state = random_state
 
-    def _fit_pairs(self, pairs, y, bounds, points, rng):
-        """Learn M from validated pairs (float64, (n, 2, d)) and labels.
+    _iteration_unit = "sweeps"
 
-        ``points`` are the points the prior's covariance and the default
-        bounds are taken from.
-        """
-        d = pairs.shape[2]
+    def _check_fit_params(self, bounds=None):
+        if bounds is not None:
+            _check_bounds(bounds)
+
+    def _fit_tuples(self, tuples, rng, bounds=None):
+        """Learn M from validated pairs (:class:`~metriclearn._validation.Tuples`)."""
+        d = tuples.n_features
+        points = self._prior_points(tuples)
         M0 = initial_metric(self.prior, points, d, rng, name="prior")
         _check_prior(M0)
         if bounds is None:
             bounds = itml_default_bounds(points, M0, rng)
         else:
             bounds = _check_bounds(bounds)
-        V, delta, xi0 = _sweep_constraints(pairs, y, bounds)
-        M, xi, history, n_iter, converged = _solve(
+        V, delta, xi0 = _sweep_constraints(tuples, bounds)
+        M, _, history, n_iter, converged = _solve(
             V, delta, M0, xi0, float(self.gamma), self.max_iter, self.tol, self.verbose
         )
-        if not converged:
-            warnings.warn(
-                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
-                f"sweeps (tol={self.tol}); increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        self.components_ = components_from_metric(M)
-        self.bounds_ = bounds
-        self.prior_ = M0
-        self.n_iter_ = n_iter
-        self.objective_history_ = np.asarray(history)
-        self.converged_ = converged
-        return self
+        return FitResult(components_from_metric(M), n_iter, converged, history,
+                         {"bounds_": bounds, "prior_": M0})
 
 
-class ITML(PairsClassifierMixin, _BaseITML):
+class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     r"""Information-Theoretic Metric Learning (ITML), learned from pairs.
 
     ITML finds the matrix closest to a prior ``M0`` in LogDet divergence
@@ -409,21 +339,17 @@ class ITML(PairsClassifierMixin, _BaseITML):
         -------
         self
         """
-        calibration_params = check_calibration_params(calibration_params)
-        if bounds is not None:
-            _check_bounds(bounds)
-        with restore_on_error(self):
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            pairs, y = check_pairs(pairs, y, preprocessor=self.preprocessor_,
-                                   ensure_both_labels=True)
-            self.n_features_in_ = pairs.shape[2]
-            points = np.unique(pairs.reshape(-1, pairs.shape[2]), axis=0)
-            self._fit_pairs(pairs, y, bounds, points, check_random_state(self.random_state))
-            self.calibrate_threshold(pairs, y, **calibration_params)
-        return self
+        return self._fit_from_tuples(pairs, y, calibration_params=calibration_params,
+                                     bounds=bounds)
+
+    @staticmethod
+    def _prior_points(tuples):
+        """The distinct points of the pairs: where the prior's covariance and
+        the default bounds come from."""
+        return np.unique(tuples.X, axis=0)
 
 
-class ITML_Supervised(_BaseITML):
+class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     """Information-Theoretic Metric Learning (ITML), learned from class labels.
 
     Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
@@ -521,18 +447,10 @@ class ITML_Supervised(_BaseITML):
         -------
         self
         """
-        if bounds is not None:
-            _check_bounds(bounds)
-        with restore_on_error(self):
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
-            rng = check_random_state(self.random_state)
-            pairs, labels = _pairs_from_labels("ITML_Supervised", y, self.n_constraints, rng)
-            X = np.ascontiguousarray(X, dtype=np.float64)
-            self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, bounds, X, rng)
-        return self
+        return self._fit_from_labels(X, y, bounds=bounds)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
+    @staticmethod
+    def _prior_points(tuples):
+        """The points of ``X``: where the prior's covariance and the default
+        bounds come from."""
+        return tuples.X

@@ -2,19 +2,12 @@
 
 import sys
 import time
-import warnings
-from functools import lru_cache
 from numbers import Integral, Real
 
-import numba
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from threadpoolctl import ThreadpoolController
 
 from ._compat import Interval, StrOptions, _fit_context, minimize_lbfgsb
 from ._kernels.lmnn import (
@@ -25,15 +18,13 @@ from ._kernels.lmnn import (
     target_distances,
     target_weight_terms,
 )
-from .base import (
-    MahalanobisMixin,
-    check_points,
-    check_preprocessor,
-    restore_on_error,
-    symmetric_eigh,
-)
+from ._labels import LabelIndex
+from ._linalg import symmetric_eigh
+from ._result import FitResult
+from ._threads import limit_threads, numba_threads
+from .base import BaseMetricLearner, SupervisedLearnerMixin
 
-__all__ = ["LMNN", "lmnn_objective"]
+__all__ = ["LMNN", "LMNNProblem"]
 
 # consecutive iterations of negligible relative decrease that stop the solver
 # (two, so that one short step of the line search does not end the fit)
@@ -45,7 +36,7 @@ _WINDOW = 2
 # --------------------------------------------------------------------------
 
 
-class _Problem:
+class LMNNProblem:
     """LMNN's loss and gradient in ``L`` for points sorted by class.
 
     Holds the sorted points, the class bounds, the fixed target neighbours,
@@ -97,55 +88,6 @@ class _Problem:
         grad = (2.0 * L @ (self.pull_weight * self.C_pull + self.push_weight * A)).ravel()
         self._last = (L_flat.copy(), loss, grad.copy(), self.n_active)
         return loss, grad
-
-
-def _sort_by_class(y):
-    """Class codes, the order that sorts the points by class (stable) and the
-    class bounds in that order."""
-    classes, codes = np.unique(y, return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=classes.shape[0])
-    bounds = np.zeros(classes.shape[0] + 1, dtype=np.intp)
-    np.cumsum(counts, out=bounds[1:])
-    return classes, counts, order, bounds
-
-
-def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
-    r"""LMNN's objective at ``L``, with target neighbours found in the input space.
-
-    .. math::
-
-        \varepsilon(L) = \rho \sum_{i, j \rightsquigarrow i}
-        \|L(x_i - x_j)\|^2 + (1 - \rho) \sum_{i, j \rightsquigarrow i}
-        \sum_{l: y_l \ne y_i}
-        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^p
-
-    with :math:`\rho` = ``regularization``, :math:`p = 1` for
-    ``loss='hinge'`` and :math:`p = 2` for ``loss='squared_hinge'`` (see
-    :class:`LMNN`).
-
-    Parameters
-    ----------
-    L : array-like of shape (n_components, n_features)
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-    n_neighbors : int, default=3
-    regularization : float, default=0.5
-    loss : {'hinge', 'squared_hinge'}, default='hinge'
-
-    Returns
-    -------
-    float
-    """
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    _, _, order, bounds = _sort_by_class(np.asarray(y))
-    Xs = np.ascontiguousarray(X[order])
-    targets = get_target_neighbors(1)(Xs, bounds, int(n_neighbors), _BLOCK)
-    # centred: the loss depends on differences only, and the products that
-    # assemble it lose fewer digits
-    problem = _Problem(Xs - Xs.mean(axis=0), bounds, targets, regularization,
-                       squared=loss == "squared_hinge")
-    return problem.loss_grad(np.ascontiguousarray(L, dtype=np.float64).ravel())[0]
 
 
 def _whitening(X, L0):
@@ -306,25 +248,7 @@ def _initial_scale(problem, L0):
 # --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """The BLAS libraries loaded in this process (inspected once: a fresh
-    inspection costs milliseconds, more than a small fit)."""
-    return ThreadpoolController()
-
-
-def _n_threads(n_jobs):
-    """numba threads for ``n_jobs`` (None means 1, negative counts back from
-    the number of threads numba may use)."""
-    available = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        return max(available + 1 + n_jobs, 1)
-    return min(n_jobs, available)
-
-
-class LMNN(MahalanobisMixin, BaseEstimator):
+class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
     r"""Large Margin Nearest Neighbor (LMNN) metric learning.
 
     Learns a linear map ``L`` such that each point's ``n_neighbors`` target
@@ -542,41 +466,21 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        with restore_on_error(self):
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
-            check_classification_targets(y)
-            X = np.ascontiguousarray(X, dtype=np.float64)
-            classes, counts, order, bounds = _sort_by_class(y)
-            self._check_classes(classes, counts)
-            rng = check_random_state(self.random_state)
-            L0 = self._initialize(X, y, classes.shape[0], rng)
-            threads = _n_threads(self.n_jobs)
-            previous = numba.get_num_threads()
-            try:
-                if threads != 1:
-                    numba.set_num_threads(threads)
-                # parallelism is numba's (opt-in by n_jobs): BLAS, called on
-                # small tiles inside the blocks, runs on one thread
-                with _blas_controller().limit(limits=1, user_api="blas"):
-                    L, history, n_iter, converged = self._solve(
-                        np.ascontiguousarray(X[order]), bounds, L0, threads
-                    )
-            finally:
-                numba.set_num_threads(previous)
-            if not converged:
-                warnings.warn(
-                    f"LMNN did not converge in max_iter={self.max_iter} iterations "
-                    f"(tol={self.tol}); increase max_iter or tol",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-            self.classes_ = classes
-            self.components_ = L
-            self.n_iter_ = n_iter
-            self.objective_history_ = np.asarray(history)
-            self.converged_ = converged
-        return self
+        return self._fit_from_labels(X, y)
+
+    def _fit_labels(self, X, y, rng):
+        check_classification_targets(y)
+        index = LabelIndex(y)
+        self._check_classes(index.classes, index.counts)
+        L0 = self._initialize(X, y, index.n_classes, rng)
+        threads = numba_threads(self.n_jobs)
+        # parallelism is numba's (opt-in by n_jobs): BLAS, called on small
+        # tiles inside the blocks, runs on one thread
+        with limit_threads(threads, blas=1):
+            L, history, n_iter, converged = self._solve(
+                np.ascontiguousarray(X[index.order]), index.bounds, L0, threads
+            )
+        return FitResult(L, n_iter, converged, history, {"classes_": index.classes})
 
     def _check_classes(self, classes, counts):
         if classes.shape[0] < 2:
@@ -659,7 +563,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         # features of very different units and strongly correlated ones
         L_init = L0
         W, L0 = _whitening(X, L0)
-        problem = _Problem(np.ascontiguousarray((X - X.mean(axis=0)) @ W), bounds,
+        problem = LMNNProblem(np.ascontiguousarray((X - X.mean(axis=0)) @ W), bounds,
                            targets, self.regularization, n_jobs=threads,
                            squared=self.loss == "squared_hinge")
         shape = L0.shape
@@ -710,8 +614,3 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         converged = state["converged"] or n_iter < self.max_iter
         L = np.ascontiguousarray(result.x.reshape(shape) @ W.T)
         return L, history, n_iter, converged
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

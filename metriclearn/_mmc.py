@@ -1,65 +1,23 @@
 """Mahalanobis Metric for Clustering (Xing et al. 2002): MMC and MMC_Supervised."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._kernels.distances import paired_sq_mahalanobis, weighted_outer_sum
 from ._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
+from ._linalg import components_from_metric, initial_metric
+from ._result import FitResult
 from .base import (
-    MahalanobisMixin,
+    BaseMetricLearner,
     PairsClassifierMixin,
-    check_calibration_params,
-    check_pairs,
-    check_points,
-    check_preprocessor,
-    components_from_metric,
-    initial_metric,
-    restore_on_error,
+    SupervisedLearnerMixin,
+    TupleLearnerMixin,
 )
-from .constraints import _pairs_from_labels
 
-__all__ = ["MMC", "MMC_Supervised", "mmc_objective", "mmc_diagonal_objective"]
-
-
-# --------------------------------------------------------------------------
-# objectives (also used by tests and benchmarks to compare solutions)
-# --------------------------------------------------------------------------
-
-
-def _split_differences(pairs, y):
-    diff = pairs[:, 0, :] - pairs[:, 1, :]
-    return diff[y == 1], diff[y == -1]
-
-
-def mmc_objective(M, pairs, y):
-    """Xing's full objective, made scale-free: ``g(M) / sqrt(f(M))``.
-
-    With ``g(M) = sum_D ||d||_M`` and ``f(M) = sum_S ||d||_M^2``, this is the
-    value ``g`` takes at ``M`` rescaled onto the constraint ``f(M) = 1``, so
-    it compares matrices of any scale (higher is better).
-    """
-    pairs, y = check_pairs(pairs, y)
-    sim, dis = _split_differences(pairs, y)
-    M = np.ascontiguousarray(M, dtype=np.float64)
-    f = paired_sq_mahalanobis(sim, M).sum()
-    g = np.sqrt(np.maximum(paired_sq_mahalanobis(dis, M), 0.0)).sum()
-    return g / np.sqrt(f)
-
-
-def mmc_diagonal_objective(a, pairs, y, diagonal_c=1.0):
-    """Xing's diagonal objective ``h(a) = sum_S ||d||_a^2 - c log sum_D ||d||_a``
-    (lower is better); ``a`` is the diagonal of ``M``."""
-    pairs, y = check_pairs(pairs, y)
-    sim, dis = _split_differences(pairs, y)
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    return diagonal_value(a, (sim * sim).sum(axis=0), dis * dis, float(diagonal_c))
+__all__ = ["MMC", "MMC_Supervised"]
 
 
 # --------------------------------------------------------------------------
@@ -290,7 +248,9 @@ def _solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
 # --------------------------------------------------------------------------
 
 
-class _BaseMMC(MahalanobisMixin, BaseEstimator):
+class _BaseMMC(BaseMetricLearner):
+    """The parameters and the problem shared by MMC and MMC_Supervised."""
+
     _parameter_constraints = {
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_proj": [Interval(Integral, 1, None, closed="left")],
@@ -316,9 +276,10 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
         self.preprocessor = preprocessor
         self.random_state = random_state
 
-    def _fit_pairs(self, pairs, y, rng):
-        """Learn M from validated pairs (float64, (n, 2, d)) and labels."""
-        sim, dis = _split_differences(pairs, y)
+    def _fit_tuples(self, tuples, rng):
+        """Learn M from validated pairs (:class:`~metriclearn._validation.Tuples`)."""
+        diff = tuples.differences()
+        sim, dis = diff[tuples.y == 1], diff[tuples.y == -1]
         dis = dis[np.any(dis != 0.0, axis=1)]  # identical points: no information
         if dis.shape[0] == 0:
             raise ValueError(
@@ -328,8 +289,8 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
             raise ValueError(
                 "MMC needs at least one similar pair (y == +1) of distinct points"
             )
-        d = pairs.shape[2]
-        M0 = initial_metric(self.init, pairs, d, rng)
+        d = tuples.n_features
+        M0 = initial_metric(self.init, tuples.points().reshape(-1, d), d, rng)
         if self.diagonal:
             _check_bounded_diagonal(sim, dis)
             a, history, n_iter, converged = _solve_diagonal(
@@ -342,21 +303,10 @@ class _BaseMMC(MahalanobisMixin, BaseEstimator):
                 sim, dis, M0, self.max_iter, self.tol, self.verbose,
             )
             components = components_from_metric(M)
-        if not converged:
-            warnings.warn(
-                f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
-                f"iterations (tol={self.tol}); increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        self.components_ = components
-        self.n_iter_ = n_iter
-        self.objective_history_ = np.asarray(history)
-        self.converged_ = converged
-        return self
+        return FitResult(components, n_iter, converged, history)
 
 
-class MMC(PairsClassifierMixin, _BaseMMC):
+class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
     r"""Mahalanobis Metric for Clustering (MMC), learned from pairs.
 
     Full matrix (Xing et al. 2002, problem (4)):
@@ -487,18 +437,10 @@ class MMC(PairsClassifierMixin, _BaseMMC):
         -------
         self
         """
-        calibration_params = check_calibration_params(calibration_params)
-        with restore_on_error(self):
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            pairs, y = check_pairs(pairs, y, preprocessor=self.preprocessor_,
-                                   ensure_both_labels=True)
-            self.n_features_in_ = pairs.shape[2]
-            self._fit_pairs(pairs, y, check_random_state(self.random_state))
-            self.calibrate_threshold(pairs, y, **calibration_params)
-        return self
+        return self._fit_from_tuples(pairs, y, calibration_params=calibration_params)
 
 
-class MMC_Supervised(_BaseMMC):
+class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
     """Mahalanobis Metric for Clustering (MMC), learned from class labels.
 
     Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
@@ -590,15 +532,4 @@ class MMC_Supervised(_BaseMMC):
         -------
         self
         """
-        with restore_on_error(self):
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
-            rng = check_random_state(self.random_state)
-            pairs, labels = _pairs_from_labels("MMC_Supervised", y, self.n_constraints, rng)
-            self._fit_pairs(np.ascontiguousarray(X[pairs]), labels, rng)
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
+        return self._fit_from_labels(X, y)

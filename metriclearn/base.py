@@ -1,4 +1,4 @@
-"""The metric API shared by every learner, and the input checks it needs.
+"""The metric API shared by every learner, and the two fit templates.
 
 :class:`MahalanobisMixin` derives the whole metric API from ``components_``
 (the linear map ``L``, with ``M = L^T L``); :class:`PairsClassifierMixin`
@@ -6,336 +6,58 @@ turns a pairs learner into a classifier of pairs (similar ``+1`` /
 dissimilar ``-1``) with a calibrated distance threshold, and
 :class:`TripletsClassifierMixin` a triplets learner into a classifier of
 triplets (anchor closer to the positive ``+1``, or not ``-1``).
+
+:class:`TupleLearnerMixin` is the ``fit`` of a learner from tuples
+(validate, ``_fit_tuples``, calibrate) and :class:`SupervisedLearnerMixin`
+the ``fit`` of a learner from class labels (validate, draw tuples from the
+labels, the same ``_fit_tuples``); both set the fitted attributes from the
+solver's :class:`~metriclearn._result.FitResult` and warn when it did not
+converge. The input checks (:func:`check_tuples`, :func:`check_preprocessor`)
+and :func:`components_from_metric` are re-exported for new learners.
 """
 
 import numbers
-from contextlib import contextmanager
+import warnings
 
 import numpy as np
-from scipy.linalg import LinAlgError, eigh
 from sklearn.base import (
+    BaseEstimator,
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.datasets import make_spd_matrix
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
-from sklearn.utils import check_array
+from sklearn.utils import check_random_state
 
-from ._compat import check_is_fitted, validate_data
+from ._calibration import best_threshold, check_calibration_params, check_strategy
+from ._compat import check_is_fitted
+from ._kernels.sgd import pair_sq_distances
+from ._linalg import components_from_metric
+from ._validation import (
+    Tuples,
+    check_points,
+    check_preprocessor,
+    check_tuples,
+    restore_on_error,
+)
+from .constraints import pairs_from_labels
 
 __all__ = [
+    "BaseMetricLearner",
     "MahalanobisMixin",
     "PairsClassifierMixin",
+    "SupervisedLearnerMixin",
     "TripletsClassifierMixin",
-    "check_pairs",
-    "check_triplets",
+    "TupleLearnerMixin",
     "check_preprocessor",
+    "check_tuples",
     "components_from_metric",
 ]
 
 
 # --------------------------------------------------------------------------
-# input checks
-# --------------------------------------------------------------------------
-
-
-def check_preprocessor(preprocessor):
-    """Validate ``preprocessor``: None, a callable, or an array of points.
-
-    An array ``X`` of shape ``(n_samples, n_features)`` is returned as a
-    finite float64 array; indices given to a learner then select rows of it.
-    """
-    if preprocessor is None or callable(preprocessor):
-        return preprocessor
-    try:
-        X = check_array(
-            preprocessor, dtype=np.float64, ensure_all_finite=True,
-            input_name="preprocessor",
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "preprocessor must be None, a callable, or an array of shape "
-            f"(n_samples, n_features); got {type(preprocessor).__name__}: {exc}"
-        ) from exc
-    return X
-
-
-def _gather(preprocessor, indices, name):
-    """Points for ``indices`` (any shape) from an array or callable
-    preprocessor: shape ``indices.shape + (n_features,)``."""
-    indices = np.asarray(indices)
-    if indices.dtype.kind not in "iu":
-        if indices.dtype.kind == "f" and np.all(np.isfinite(indices)) and np.all(
-            indices == np.round(indices)
-        ):
-            indices = indices.astype(np.intp)
-        else:
-            # name the offending values (the shape alone was misleading for
-            # 1-D indices, which it described as "(n, n_samples)")
-            detail = f"dtype {indices.dtype}"
-            if indices.dtype.kind == "f":
-                flat = indices.ravel()
-                bad = flat[~(np.isfinite(flat) & (flat == np.round(flat)))]
-                detail += f" with non-integer values {bad[:5].tolist()}"
-            raise ValueError(
-                f"{name} of shape {indices.shape} must hold integer indices "
-                f"into the preprocessor; got {detail}"
-            )
-    if callable(preprocessor):
-        flat = indices.ravel()
-        points = np.asarray(preprocessor(flat), dtype=np.float64)
-        if points.ndim != 2 or points.shape[0] != flat.shape[0]:
-            raise ValueError(
-                f"the preprocessor callable must return an array of shape "
-                f"({flat.shape[0]}, n_features) for {flat.shape[0]} indices; "
-                f"got shape {points.shape}"
-            )
-        if not np.all(np.isfinite(points)):
-            raise ValueError("the preprocessor callable returned NaN or inf values")
-        return points.reshape(indices.shape + (points.shape[1],))
-    n = preprocessor.shape[0]
-    if indices.size and (indices.min() < 0 or indices.max() >= n):
-        bad = indices[(indices < 0) | (indices >= n)].ravel()[:5]
-        raise ValueError(
-            f"{name} holds indices out of range for a preprocessor of "
-            f"{n} samples: {bad.tolist()}"
-        )
-    return preprocessor[indices]
-
-
-def check_pairs(pairs, y=None, *, preprocessor=None, n_features=None,
-                tuple_size=2, name="pairs", ensure_both_labels=False):
-    """Validate tuples of points (pairs by default) and their labels.
-
-    Parameters
-    ----------
-    pairs : array-like of shape (n, tuple_size, n_features) or (n, tuple_size)
-        Tuples of points, or integer indices into ``preprocessor``.
-    y : array-like of shape (n,), optional
-        Pair labels, +1 (similar) or -1 (dissimilar).
-    preprocessor : None, ndarray or callable
-        As returned by :func:`check_preprocessor`.
-    n_features : int, optional
-        Expected number of features (from a fitted estimator).
-    ensure_both_labels : bool
-        Require at least one similar and one dissimilar pair.
-
-    Returns
-    -------
-    pairs : ndarray of shape (n, tuple_size, n_features), float64, C order
-    y : ndarray of shape (n,), int (only if ``y`` was given)
-    """
-    if hasattr(pairs, "toarray"):  # scipy.sparse
-        raise TypeError(
-            f"{name} must be a dense array; sparse input is not supported for tuples"
-        )
-    arr = np.asarray(pairs)
-    if arr.dtype == object:
-        raise ValueError(f"{name} must be a numeric array; got dtype object")
-    if arr.ndim == 2 and arr.shape[1] == tuple_size:
-        if preprocessor is None:
-            raise ValueError(
-                f"{name} of shape {arr.shape} looks like indices, but no "
-                "preprocessor was given: pass preprocessor=X to the estimator, "
-                f"or give {name} of shape (n, {tuple_size}, n_features)"
-            )
-        arr = _gather(preprocessor, arr, name)
-    elif arr.ndim != 3 or arr.shape[1] != tuple_size:
-        raise ValueError(
-            f"{name} must have shape (n, {tuple_size}, n_features), or "
-            f"(n, {tuple_size}) with a preprocessor; got shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: at least one tuple is required")
-    if arr.shape[2] == 0:
-        raise ValueError(f"{name} has 0 features: at least one is required")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    if n_features is not None and arr.shape[2] != n_features:
-        raise ValueError(
-            f"{name} has {arr.shape[2]} features, but the estimator was fitted "
-            f"with {n_features} features"
-        )
-    if y is None:
-        return arr
-    y_arr = _check_tuple_labels(y, arr.shape[0], name)
-    if tuple_size == 2:
-        y_arr = _check_pair_labels(y_arr, ensure_both_labels).astype(np.intp)
-    return arr, y_arr
-
-
-def _check_tuple_labels(y, n_tuples, name):
-    """``y`` as an array of one label per tuple of ``name``."""
-    y_arr = np.asarray(y)
-    if y_arr.ndim != 1 or y_arr.shape[0] != n_tuples:
-        raise ValueError(
-            f"y must have shape ({n_tuples},), one label per tuple in "
-            f"{name}; got shape {y_arr.shape}"
-        )
-    return y_arr
-
-
-def _check_pair_labels(y_arr, ensure_both_labels=True):
-    """Check that ``y_arr`` holds pair labels +1 / -1 (both of them when
-    ``ensure_both_labels``); returns it unchanged."""
-    values = np.unique(y_arr)
-    if y_arr.dtype.kind not in "biuf" or not np.all(np.isin(values, [-1, 1])):
-        raise ValueError(
-            "y must hold pair labels +1 (similar) and -1 (dissimilar); "
-            f"got values {values[:10].tolist()}"
-        )
-    if ensure_both_labels and values.shape[0] < 2:
-        raise ValueError(
-            "y must contain both similar (+1) and dissimilar (-1) pairs; "
-            f"got only {values.tolist()}"
-        )
-    return y_arr
-
-
-def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
-    """Validate points, gathering them first when ``X`` holds indices into an
-    estimator's preprocessor (a 1-D integer array).
-
-    Returns ``X`` alone when ``y`` is not given, ``(X, y)`` otherwise. Like
-    scikit-learn's ``validate_data``, ``y=None`` is passed on (not taken as
-    "no ``y``"), so an estimator that requires ``y`` raises a ``ValueError``
-    saying so instead of failing to unpack the result.
-    """
-    preprocessor = getattr(estimator, "preprocessor_", None)
-    if preprocessor is None and reset:
-        preprocessor = check_preprocessor(getattr(estimator, "preprocessor", None))
-    if preprocessor is not None:
-        arr = np.asarray(X)
-        if arr.ndim == 1:
-            X = _gather(preprocessor, arr, "X")
-    try:
-        return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
-    except ValueError as exc:
-        # scikit-learn's messages about an array's shape do not say which
-        # argument they mean (its other messages name X or y)
-        if str(exc).startswith(_UNNAMED_SHAPE_ERRORS):
-            raise ValueError(f"X: {exc}") from exc
-        raise
-
-
-_UNNAMED_SHAPE_ERRORS = ("Found array with", "Expected 2D array", "Expected a 2-dimensional")
-
-
-@contextmanager
-def restore_on_error(estimator):
-    """Run a ``fit`` body so that an exception leaves ``estimator`` exactly as
-    it was before (an already fitted estimator stays fitted)."""
-    state = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(state)
-        raise
-
-
-# --------------------------------------------------------------------------
-# matrices
-# --------------------------------------------------------------------------
-
-
-def symmetric_eigh(A, name="the matrix"):
-    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix.
-
-    A matrix with NaN or infinite entries (arithmetic that overflowed on
-    the way) raises a ``ValueError`` naming ``name``; when LAPACK's
-    divide-and-conquer driver fails to converge, the slower QR driver is
-    tried before a ``ValueError`` says what to do.
-    """
-    A = np.asarray(A, dtype=np.float64)
-    if not np.all(np.isfinite(A)):
-        raise ValueError(
-            f"{name} has NaN or infinite entries (an overflow: are the features on "
-            "a scale near the float64 limits? standardise them first)"
-        )
-    try:
-        return eigh(A, check_finite=False)
-    except LinAlgError:
-        pass
-    try:
-        return eigh(A, check_finite=False, driver="ev")
-    except LinAlgError as exc:
-        raise ValueError(
-            f"the eigen-decomposition of {name} did not converge ({exc}); "
-            "standardise the features or remove nearly collinear ones"
-        ) from exc
-
-
-def components_from_metric(M, tol=None):
-    """A linear map ``L`` (rows ordered by decreasing importance) with
-    ``L.T @ L == M`` for a symmetric PSD ``M``.
-
-    Eigenvalues below ``tol`` (default: ``d * eps * max|w|``) are treated as
-    zero; a clearly negative eigenvalue raises a ``ValueError``.
-    """
-    M = np.asarray(M, dtype=np.float64)
-    w, V = symmetric_eigh(0.5 * (M + M.T), "the Mahalanobis matrix")
-    scale = np.max(np.abs(w)) if w.size else 0.0
-    if tol is None:
-        tol = M.shape[0] * np.finfo(np.float64).eps * scale
-    if w.size and w[0] < -max(tol, 1e-10 * scale):
-        raise ValueError(
-            f"the matrix is not positive semi-definite: smallest eigenvalue {w[0]:g}"
-        )
-    w = np.where(w > tol, w, 0.0)
-    order = np.argsort(w)[::-1]
-    return np.sqrt(w[order])[:, None] * V[:, order].T
-
-
-def initial_metric(init, points, n_features, random_state, name="init"):
-    """The initial (or prior) Mahalanobis matrix named by ``init``.
-
-    ``'identity'``; ``'covariance'``: the (pseudo-)inverse of the covariance of
-    ``points``; ``'random'``: a random SPD matrix; or a symmetric PSD array of
-    shape ``(n_features, n_features)``.
-    """
-    if isinstance(init, str):
-        if init == "identity":
-            return np.eye(n_features)
-        if init == "covariance":
-            pts = points.reshape(-1, n_features)
-            cov = np.atleast_2d(np.cov(pts, rowvar=False))
-            w, V = symmetric_eigh(cov, f"the covariance of the points ({name}='covariance')")
-            tol = n_features * np.finfo(np.float64).eps * max(w.max(), 0.0)
-            inv = np.where(w > tol, 1.0 / np.where(w > tol, w, 1.0), 0.0)
-            if np.all(inv == 0.0):
-                raise ValueError(
-                    f"{name}='covariance' needs points with non-zero variance"
-                )
-            return (V * inv) @ V.T
-        if init == "random":
-            return make_spd_matrix(n_features, random_state=random_state)
-        raise ValueError(
-            f"{name} must be 'identity', 'covariance', 'random' or an array of "
-            f"shape ({n_features}, {n_features}); got {init!r}"
-        )
-    A = check_array(init, dtype=np.float64, input_name=name)
-    if A.shape != (n_features, n_features):
-        raise ValueError(
-            f"{name} must have shape ({n_features}, {n_features}) to match the "
-            f"{n_features} features of the input; got shape {A.shape}"
-        )
-    if not np.allclose(A, A.T, rtol=1e-8, atol=1e-12 * np.abs(A).max()):
-        raise ValueError(f"{name} must be a symmetric matrix")
-    w = np.linalg.eigvalsh(A)
-    if w[0] < -1e-10 * max(abs(w[-1]), 1e-300):
-        raise ValueError(
-            f"{name} must be positive semi-definite; smallest eigenvalue {w[0]:g}"
-        )
-    return 0.5 * (A + A.T)
-
-
-# --------------------------------------------------------------------------
-# mixins
+# the metric
 # --------------------------------------------------------------------------
 
 
@@ -412,13 +134,7 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         -------
         distances : ndarray of shape (n_pairs,)
         """
-        check_is_fitted(self, "components_")
-        pairs = check_pairs(
-            pairs, preprocessor=getattr(self, "preprocessor_", None),
-            n_features=self.components_.shape[1],
-        )
-        e = (pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T
-        return np.sqrt(np.einsum("ij,ij->i", e, e))
+        return np.sqrt(self._sq_distances(self._check_tuples(pairs, size=2)))
 
     def pair_score(self, pairs):
         """Similarity of each pair: minus its learned distance (higher means
@@ -438,49 +154,23 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     def _n_features_out(self):
         return self.components_.shape[0]
 
-
-_STRATEGIES = ("accuracy", "f_beta", "max_tpr", "max_tnr")
-
-
-def _validate_calibration(strategy, min_rate, beta):
-    if strategy not in _STRATEGIES:
-        raise ValueError(
-            f"strategy must be one of {list(_STRATEGIES)}; got {strategy!r}"
+    def _check_tuples(self, tuples, y=None, *, size, ensure_both_labels=False):
+        """Tuples given to a method of the fitted estimator, validated once:
+        indices into an array preprocessor stay indices."""
+        check_is_fitted(self, "components_")
+        return check_tuples(
+            tuples, y, size=size, preprocessor=getattr(self, "preprocessor_", None),
+            n_features=self.components_.shape[1], gather=False,
+            ensure_both_labels=ensure_both_labels,
         )
-    if strategy in ("max_tpr", "max_tnr"):
-        if (
-            min_rate is None
-            or isinstance(min_rate, bool)
-            or not isinstance(min_rate, numbers.Real)
-            or not 0 <= min_rate <= 1
-        ):
-            raise ValueError(
-                f"min_rate must be a number in [0, 1] for strategy={strategy!r}; "
-                f"got {min_rate!r}"
-            )
-    if strategy == "f_beta" and (
-        isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta > 0
-    ):
-        raise ValueError(f"beta must be a positive number; got {beta!r}")
 
-
-def check_calibration_params(calibration_params):
-    """Validate the ``calibration_params`` of a pairs learner's ``fit`` before
-    any work, and return them as a dict of :meth:`calibrate_threshold`
-    keyword arguments."""
-    calibration_params = dict(calibration_params or {})
-    unknown = sorted(set(calibration_params) - {"strategy", "min_rate", "beta"})
-    if unknown:
-        raise ValueError(
-            "calibration_params accepts the keys 'strategy', 'min_rate' and "
-            f"'beta'; got unknown keys {unknown}"
-        )
-    _validate_calibration(
-        calibration_params.get("strategy", "accuracy"),
-        calibration_params.get("min_rate"),
-        calibration_params.get("beta", 1.0),
-    )
-    return calibration_params
+    def _sq_distances(self, tuples, first=0, second=1):
+        """Squared learned distances between points ``first`` and ``second``
+        of validated :class:`Tuples`, block by block."""
+        idx = tuples.indices
+        if idx.shape[1] != 2 or (first, second) != (0, 1):
+            idx = np.ascontiguousarray(idx[:, [first, second]])
+        return pair_sq_distances(tuples.X, idx, self.components_)
 
 
 class PairsClassifierMixin(ClassifierMixin):
@@ -534,12 +224,8 @@ class PairsClassifierMixin(ClassifierMixin):
         -------
         score : float
         """
-        check_is_fitted(self, "components_")
-        pairs, y = check_pairs(
-            pairs, y, preprocessor=getattr(self, "preprocessor_", None),
-            n_features=self.components_.shape[1], ensure_both_labels=True,
-        )
-        return roc_auc_score(y, self.decision_function(pairs))
+        tuples = self._check_tuples(pairs, y, size=2, ensure_both_labels=True)
+        return roc_auc_score(tuples.y, -np.sqrt(self._sq_distances(tuples)))
 
     def set_threshold(self, threshold):
         """Set the distance threshold below which pairs are predicted similar.
@@ -591,75 +277,12 @@ class PairsClassifierMixin(ClassifierMixin):
         self
         """
         check_is_fitted(self, "components_")
-        _validate_calibration(strategy, min_rate, beta)
-        pairs_valid, y_valid = check_pairs(
-            pairs_valid, y_valid, preprocessor=getattr(self, "preprocessor_", None),
-            n_features=self.components_.shape[1],
-        )
-        self.threshold_ = _best_threshold(
-            self.pair_distance(pairs_valid), y_valid, strategy, min_rate, beta
+        check_strategy(strategy, min_rate, beta)
+        tuples = self._check_tuples(pairs_valid, y_valid, size=2)
+        self.threshold_ = best_threshold(
+            np.sqrt(self._sq_distances(tuples)), tuples.y, strategy, min_rate, beta
         )
         return self
-
-
-def _best_threshold(dist, y, strategy, min_rate=None, beta=1.0):
-    """Threshold on distances optimising ``strategy`` over every distinct cut.
-
-    Cut ``j`` (``j = 0..m``) accepts the ``j`` smallest distinct distances.
-    """
-    values, inverse = np.unique(dist, return_inverse=True)
-    m = values.shape[0]
-    pos = np.bincount(inverse, weights=(y == 1), minlength=m)
-    neg = np.bincount(inverse, weights=(y != 1), minlength=m)
-    tp = np.concatenate([[0.0], np.cumsum(pos)])
-    fp = np.concatenate([[0.0], np.cumsum(neg)])
-    n_pos, n_neg = tp[-1], fp[-1]
-    fn, tn = n_pos - tp, n_neg - fp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tpr = np.where(n_pos > 0, tp / n_pos, 1.0)
-        tnr = np.where(n_neg > 0, tn / n_neg, 1.0)
-        if strategy == "accuracy":
-            crit = tp + tn
-        elif strategy == "f_beta":
-            b2 = beta * beta
-            den = (1 + b2) * tp + b2 * fn + fp
-            crit = np.where(den > 0, (1 + b2) * tp / den, 0.0)
-        elif strategy == "max_tpr":
-            crit = np.where(tnr >= min_rate, tpr + 1e-9 * tnr, -np.inf)
-        else:
-            crit = np.where(tpr >= min_rate, tnr + 1e-9 * tpr, -np.inf)
-    j = int(np.argmax(crit))
-    if j == 0:
-        low = values[0]
-        return float(low - max(1.0, abs(low)))
-    if j == m:
-        return float(values[-1])
-    return float(0.5 * (values[j - 1] + values[j]))
-
-
-# --------------------------------------------------------------------------
-# triplets
-# --------------------------------------------------------------------------
-
-
-def check_triplets(triplets, *, preprocessor=None, n_features=None):
-    """Validate triplets ``(anchor, positive, negative)`` of points.
-
-    Parameters
-    ----------
-    triplets : array-like of shape (n, 3, n_features) or (n, 3)
-        Triplets of points, or integer indices into ``preprocessor``.
-    preprocessor : None, ndarray or callable
-        As returned by :func:`check_preprocessor`.
-    n_features : int, optional
-        Expected number of features (from a fitted estimator).
-
-    Returns
-    -------
-    triplets : ndarray of shape (n, 3, n_features), float64, C order
-    """
-    return check_pairs(triplets, preprocessor=preprocessor, n_features=n_features,
-                       tuple_size=3, name="triplets")
 
 
 class TripletsClassifierMixin:
@@ -674,16 +297,8 @@ class TripletsClassifierMixin:
     classes_ = np.array([-1, 1])
 
     def _triplet_distances(self, triplets):
-        check_is_fitted(self, "components_")
-        t = check_triplets(
-            triplets, preprocessor=getattr(self, "preprocessor_", None),
-            n_features=self.components_.shape[1],
-        )
-        L = self.components_
-        ep = (t[:, 0] - t[:, 1]) @ L.T
-        en = (t[:, 0] - t[:, 2]) @ L.T
-        return (np.sqrt(np.einsum("ij,ij->i", ep, ep)),
-                np.sqrt(np.einsum("ij,ij->i", en, en)))
+        t = self._check_tuples(triplets, size=3)
+        return np.sqrt(self._sq_distances(t, 0, 1)), np.sqrt(self._sq_distances(t, 0, 2))
 
     def decision_function(self, triplets):
         """Learned distance from anchor to negative minus learned distance
@@ -730,3 +345,124 @@ class TripletsClassifierMixin:
         score : float
         """
         return float(np.mean(self.predict(triplets) == 1))
+
+
+# --------------------------------------------------------------------------
+# fit templates
+# --------------------------------------------------------------------------
+
+# the frames between the templates' warning and the user's call:
+# _warn_not_converged -> template -> fit -> scikit-learn's _fit_context -> the user
+_STACKLEVEL = 5
+
+
+class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
+    """The base of every learner: the hooks of the fit templates with their
+    defaults, and what the templates do with a solver's result.
+
+    A learner family overrides the hooks it needs here (in its own base
+    class); :class:`TupleLearnerMixin` and :class:`SupervisedLearnerMixin`
+    hold only the template methods, so that no default of theirs shadows a
+    family's override.
+    """
+
+    # points per tuple (2: pairs, 3: triplets) of a learner from tuples
+    _tuple_size = 2
+    # whether its solver wants the tuples' own points (see check_tuples)
+    _gather = True
+    # what max_iter counts, for the convergence warning
+    _iteration_unit = "iterations"
+
+    def _check_fit_params(self, **fit_params):
+        """Check the extra arguments of ``fit`` before any work (none by default)."""
+
+    def _check_tuples_input(self, tuples, y):
+        """The training tuples, validated once."""
+        return check_tuples(
+            tuples, y, size=self._tuple_size, preprocessor=self.preprocessor_,
+            gather=self._gather, ensure_both_labels=self._tuple_size == 2,
+        )
+
+    def _check_labels_input(self, X, y):
+        """The training points and class labels, validated once."""
+        X, y = check_points(self, X, y=y, reset=True, ensure_min_samples=2)
+        return np.ascontiguousarray(X, dtype=np.float64), y
+
+    def _set_fitted(self, result):
+        """The fitted attributes from a solver's :class:`~metriclearn._result.FitResult`."""
+        self.components_ = result.components
+        self.n_iter_ = result.n_iter
+        self.objective_history_ = np.asarray(result.history, dtype=np.float64)
+        self.converged_ = result.converged
+        for name, value in result.attributes.items():
+            setattr(self, name, value)
+
+    def _convergence_message(self):
+        """The warning when the solver stopped at ``max_iter`` (``None``: no warning)."""
+        return (
+            f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+            f"{self._iteration_unit} (tol={self.tol}); increase max_iter or tol"
+        )
+
+    def _warn_not_converged(self, result):
+        message = None if result.converged else self._convergence_message()
+        if message is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=_STACKLEVEL)
+
+
+class TupleLearnerMixin:
+    """``fit`` from tuples: validate them once, learn with ``_fit_tuples``,
+    then (pairs) calibrate ``threshold_`` on the training pairs.
+
+    A learner implements ``_fit_tuples(tuples, rng, **fit_params) ->
+    FitResult``; ``_tuple_size`` and ``_gather`` (class attributes of
+    :class:`BaseMetricLearner`) say what it learns from.
+    """
+
+    def _fit_from_tuples(self, tuples, y, *, calibration_params=None, **fit_params):
+        calibrate = self._tuple_size == 2
+        if calibrate:
+            calibration_params = check_calibration_params(calibration_params)
+        self._check_fit_params(**fit_params)
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            tuples = self._check_tuples_input(tuples, y)
+            self.n_features_in_ = tuples.n_features
+            result = self._fit_tuples(tuples, check_random_state(self.random_state),
+                                      **fit_params)
+            self._set_fitted(result)
+            if calibrate:
+                sq = result.sq_distances
+                if sq is None:
+                    sq = self._sq_distances(tuples)
+                self.threshold_ = best_threshold(np.sqrt(sq), tuples.y, **calibration_params)
+        self._warn_not_converged(result)
+        return self
+
+
+class SupervisedLearnerMixin:
+    """``fit`` from points and class labels: validate them once, then
+    ``_fit_labels``, which by default draws ``n_constraints`` similar and as
+    many dissimilar pairs from the labels (:class:`~metriclearn.Constraints`)
+    and learns from them with the learner's ``_fit_tuples``."""
+
+    def _fit_labels(self, X, y, rng, **fit_params):
+        pairs, labels = pairs_from_labels(type(self).__name__, y, self.n_constraints, rng)
+        tuples = Tuples(X, pairs.astype(np.intp, copy=False), labels.astype(np.intp))
+        return self._fit_tuples(tuples, rng, **fit_params)
+
+    def _fit_from_labels(self, X, y, **fit_params):
+        self._check_fit_params(**fit_params)
+        with restore_on_error(self):
+            self.preprocessor_ = check_preprocessor(self.preprocessor)
+            X, y = self._check_labels_input(X, y)
+            result = self._fit_labels(X, y, check_random_state(self.random_state),
+                                      **fit_params)
+            self._set_fitted(result)
+        self._warn_not_converged(result)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -34,7 +34,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context, check_is_fitted
 from ._kernels.cluster import INFEASIBLE, OK, search_components
-from .base import check_points, restore_on_error
+from ._validation import check_index_pairs, check_points, restore_on_error
 
 __all__ = ["ConstrainedKMeans"]
 
@@ -42,55 +42,6 @@ __all__ = ["ConstrainedKMeans"]
 # --------------------------------------------------------------------------
 # side-information: validation and structure
 # --------------------------------------------------------------------------
-
-
-def _check_index_pairs(pairs, pair_labels, n_samples, *, target="X", allow_empty=True):
-    """Validate ``(n_pairs, 2)`` row indices into ``target`` and their +1/-1
-    labels (``None``: all similar).
-
-    Returns ``pairs`` as ``np.intp`` and ``pair_labels`` as ``np.intp``.
-    """
-    arr = np.asarray(pairs)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(
-            f"pairs must have shape (n_pairs, 2), row indices into {target}; "
-            f"got shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "iu":
-        whole = arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(
-            arr == np.round(arr)
-        )
-        if not whole:
-            detail = f"dtype {arr.dtype}"
-            if arr.dtype.kind == "f":
-                flat = arr.ravel()
-                bad = flat[~(np.isfinite(flat) & (flat == np.round(flat)))]
-                detail += f" with non-integer values {bad[:5].tolist()}"
-            raise ValueError(f"pairs must hold integer row indices into {target}; got {detail}")
-    if arr.shape[0] == 0 and not allow_empty:
-        raise ValueError("pairs is empty: at least one pair is required")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_samples):
-        bad = arr[(arr < 0) | (arr >= n_samples)][:5]
-        raise ValueError(
-            f"pairs holds indices out of range for {target} with {n_samples} "
-            f"samples: {bad.astype(np.int64).tolist()}"
-        )
-    arr = arr.astype(np.intp)
-    if pair_labels is None:
-        return arr, np.ones(arr.shape[0], dtype=np.intp)
-    labels = np.asarray(pair_labels)
-    if labels.ndim != 1 or labels.shape[0] != arr.shape[0]:
-        raise ValueError(
-            f"pair_labels must have shape ({arr.shape[0]},), one label per pair; "
-            f"got shape {labels.shape}"
-        )
-    values = np.unique(labels)
-    if labels.dtype.kind not in "iuf" or not np.all(np.isin(values, [-1, 1])):
-        raise ValueError(
-            "pair_labels must hold +1 (similar) and -1 (dissimilar); "
-            f"got values {values[:10].tolist()}"
-        )
-    return arr, labels.astype(np.intp)
 
 
 def _similar_graph(pairs, n_samples):
@@ -394,7 +345,7 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
             if pair_labels is not None:
                 raise ValueError("pair_labels was given without pairs")
             pairs = np.empty((0, 2), dtype=np.intp)
-        pairs, pair_labels = _check_index_pairs(pairs, pair_labels, n_samples)
+        pairs, pair_labels = check_index_pairs(pairs, pair_labels, n_samples)
         chunklet, links = _chunklets(pairs, pair_labels, n_samples)
         if not self.keep_dissimilar_apart:
             links = links[:0]

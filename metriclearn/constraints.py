@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
+from ._labels import LabelIndex
+
 __all__ = ["Constraints"]
 
 
@@ -45,18 +47,7 @@ class Constraints:
         else:
             known = labels != unlabeled
         self._known = np.flatnonzero(known)
-        _, codes, counts = np.unique(
-            labels[self._known], return_inverse=True, return_counts=True
-        )
-        self._codes = codes.ravel()
-        self._counts = counts
-        self._order = np.argsort(self._codes, kind="stable")
-        self._start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.empty_like(self._order)
-        rank[self._order] = np.arange(self._order.shape[0]) - self._start[
-            self._codes[self._order]
-        ]
-        self._rank = rank
+        self._index = LabelIndex(labels[self._known])
 
     # ------------------------------------------------------------------ pairs
 
@@ -119,7 +110,7 @@ class Constraints:
         return pairs, y
 
     def _draw_pairs(self, n_constraints, same_label, rng, max_rounds=10):
-        codes, counts, start = self._codes, self._counts, self._start
+        codes, counts, start = self._index.codes, self._index.counts, self._index.start
         n_known = codes.shape[0]
         if same_label:
             eligible = np.flatnonzero(counts[codes] >= 2)
@@ -143,12 +134,12 @@ class Constraints:
             u = rng.random_sample(size)
             if same_label:
                 r = np.floor(u * (counts[cls] - 1)).astype(np.intp)
-                r += r >= self._rank[first]
-                second = self._order[start[cls] + r]
+                r += r >= self._index.rank[first]
+                second = self._index.order[start[cls] + r]
             else:
                 r = np.floor(u * (n_known - counts[cls])).astype(np.intp)
                 r += (r >= start[cls]) * counts[cls]
-                second = self._order[r]
+                second = self._index.order[r]
             new = first.astype(np.int64) * n_known + second
             both = np.concatenate([keys, new])
             _, first_seen = np.unique(both, return_index=True)
@@ -189,7 +180,7 @@ class Constraints:
         n_chunks = _check_positive_int(n_chunks, "n_chunks")
         chunk_size = _check_positive_int(chunk_size, "chunk_size")
         rng = check_random_state(random_state)
-        capacity = self._counts // chunk_size
+        capacity = self._index.counts // chunk_size
         if capacity.sum() < n_chunks:
             raise ValueError(
                 f"Not enough possible chunks of {chunk_size} elements in each "
@@ -197,8 +188,9 @@ class Constraints:
                 f"chunks is {int(capacity.sum())}"
             )
         # a random permutation of each class, consumed from the front
-        perm = self._order[
-            np.lexsort((rng.random_sample(self._order.shape[0]), self._codes[self._order]))
+        index = self._index
+        perm = index.order[
+            np.lexsort((rng.random_sample(index.order.shape[0]), index.codes[index.order]))
         ]
         used = np.zeros_like(capacity)
         chunk_class = np.empty(n_chunks, dtype=np.intp)
@@ -213,7 +205,7 @@ class Constraints:
         boundaries = np.concatenate([[0], np.cumsum(np.bincount(chunk_class[order],
                                                                 minlength=capacity.shape[0]))])
         rank_in_class[order] = np.arange(n_chunks) - boundaries[chunk_class[order]]
-        offsets = self._start[chunk_class] + rank_in_class * chunk_size
+        offsets = self._index.start[chunk_class] + rank_in_class * chunk_size
         members = perm[offsets[:, None] + np.arange(chunk_size)]
         out = np.full(self.partial_labels.shape[0], -1, dtype=int)
         out[self._known[members]] = np.arange(n_chunks)[:, None]
@@ -254,8 +246,9 @@ class Constraints:
         Xk = X[known]
         n_known = known.shape[0]
         out = []
-        for c in range(self._counts.shape[0]):
-            members = self._order[self._start[c]:self._start[c] + self._counts[c]]
+        index = self._index
+        for c in range(index.n_classes):
+            members = index.order[index.start[c]:index.start[c] + index.counts[c]]
             others = np.setdiff1d(np.arange(n_known), members, assume_unique=True)
             kg, ki = k_genuine, k_impostor
             label = labels[members[0]]
@@ -305,7 +298,7 @@ def _check_positive_int(value, name):
     return int(value)
 
 
-def _pairs_from_labels(name, y, n_constraints, random_state):
+def pairs_from_labels(name, y, n_constraints, random_state):
     """The pairs a ``*_Supervised`` learner fits on: ``n_constraints`` similar
     and as many dissimilar index pairs drawn from the class labels ``y``
     (``None``: ``20 * n_classes**2``), every label a class.

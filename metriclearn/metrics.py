@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics.cluster import pair_confusion_matrix
 
-from .cluster import _check_index_pairs
+from ._validation import check_index_pairs
 
 __all__ = ["pair_constraint_satisfaction", "pairwise_clustering_accuracy"]
 
@@ -128,7 +128,7 @@ def pair_constraint_satisfaction(pairs, pair_labels, labels_pred, *, kind="all")
         raise ValueError(
             f"labels_pred must be a 1-D array of cluster labels; got shape {labels_pred.shape}"
         )
-    pairs, pair_labels = _check_index_pairs(
+    pairs, pair_labels = check_index_pairs(
         pairs, pair_labels, labels_pred.shape[0], target="labels_pred", allow_empty=False
     )
     if _KINDS[kind] is not None:

@@ -3,80 +3,15 @@ learned from triplets ``(anchor, positive, negative)``."""
 
 from numbers import Real
 
-import numpy as np
-from sklearn.utils import check_random_state
+from .._compat import Interval, _fit_context
+from ..base import TripletsClassifierMixin, TupleLearnerMixin
+from .base import BaseSGD
+from .losses import TRIPLET_LOSSES
 
-from ._compat import Interval, _fit_context
-from ._kernels.sgd_triplets import triplet_loss_grad
-from ._sgd import (
-    _LOSS_CODES,
-    TRIPLET_LOSSES,
-    _BaseSGD,
-    _check_index_tuples,
-    _PairSource,
-)
-from .base import TripletsClassifierMixin, check_preprocessor, check_triplets, restore_on_error
-
-__all__ = ["SGDTripletLearner", "triplet_objective"]
+__all__ = ["SGDTripletLearner"]
 
 
-def _triplet_source(triplets, preprocessor, n_features=None):
-    """A :class:`~metriclearn._sgd._PairSource` of triplets (no labels).
-
-    Index triplets into an array preprocessor stay indices; anything else is
-    validated by :func:`~metriclearn.base.check_triplets` and addressed as
-    rows of ``triplets.reshape(3 n, d)``.
-    """
-    arr = np.asarray(triplets) if not hasattr(triplets, "toarray") else triplets
-    if (
-        isinstance(preprocessor, np.ndarray)
-        and isinstance(arr, np.ndarray)
-        and arr.ndim == 2
-        and arr.shape[1] == 3
-    ):
-        idx = _check_index_tuples(arr, preprocessor, n_features, name="triplets")
-        if idx is not None:
-            return _PairSource(preprocessor, idx, None)
-    points = check_triplets(triplets, preprocessor=preprocessor, n_features=n_features)
-    n, _, d = points.shape
-    idx = np.arange(3 * n, dtype=np.intp).reshape(n, 3)
-    return _PairSource(points.reshape(3 * n, d), idx, None)
-
-
-def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
-                      temperature=1.0, preprocessor=None):
-    """Mean triplet loss of :class:`SGDTripletLearner` at ``components``.
-
-    ``(1 / n) sum_i max(0, d2(a_i, p_i) - d2(a_i, n_i) + margin)``
-    (``loss='triplet'``) or
-    ``(1 / n) sum_i log(1 + exp((d2(a_i, p_i) - d2(a_i, n_i)) / temperature))``
-    (``loss='infonce'``), with ``d2(x, x') = ||L (x - x')||^2``.
-
-    Parameters
-    ----------
-    components : ndarray of shape (n_components, n_features)
-        The linear map ``L``.
-    triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
-        Triplets of points, or indices into the array ``preprocessor``.
-    loss : {'triplet', 'infonce'}, default='triplet'
-    margin, temperature : float
-        As in :class:`SGDTripletLearner`.
-    preprocessor : ndarray of shape (n_samples, n_features), optional
-
-    Returns
-    -------
-    loss : float
-    """
-    if loss not in TRIPLET_LOSSES:
-        raise ValueError(f"loss must be 'triplet' or 'infonce'; got {loss!r}")
-    source = _triplet_source(triplets, check_preprocessor(preprocessor))
-    L = np.ascontiguousarray(components, dtype=np.float64)
-    value, _ = triplet_loss_grad(source.X, source.pairs, L, _LOSS_CODES[loss],
-                                 float(margin), float(temperature))
-    return float(value)
-
-
-class SGDTripletLearner(TripletsClassifierMixin, _BaseSGD):
+class SGDTripletLearner(TupleLearnerMixin, TripletsClassifierMixin, BaseSGD):
     r"""Metric learning from triplets by mini-batch SGD on a triplet loss
     over ``L``.
 
@@ -219,7 +154,7 @@ class SGDTripletLearner(TripletsClassifierMixin, _BaseSGD):
     """
 
     _parameter_constraints = {
-        **{k: v for k, v in _BaseSGD._parameter_constraints.items() if k != "alpha"},
+        **{k: v for k, v in BaseSGD._parameter_constraints.items() if k != "alpha"},
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
     _losses = TRIPLET_LOSSES
@@ -254,6 +189,8 @@ class SGDTripletLearner(TripletsClassifierMixin, _BaseSGD):
         self.preprocessor = preprocessor
         self.random_state = random_state
 
+    _tuple_size = 3
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, triplets, y=None):
         """Learn the metric from triplets.
@@ -271,21 +208,7 @@ class SGDTripletLearner(TripletsClassifierMixin, _BaseSGD):
         -------
         self
         """
-        self._loss_config()
-        with restore_on_error(self):
-            for name in ("n_updates_", "update_keys_"):
-                vars(self).pop(name, None)
-            self.preprocessor_ = check_preprocessor(self.preprocessor)
-            rng = check_random_state(self.random_state)
-            if self.backend == "dask":
-                from ._distributed import fit_triplets
-
-                fit_triplets(self, triplets, rng)
-                return self
-            source = _triplet_source(triplets, self.preprocessor_)
-            self.n_features_in_ = source.X.shape[1]
-            self._fit_source(source, rng)
-        return self
+        return self._fit_from_tuples(triplets, None)
 
     def partial_fit(self, triplets, y=None):
         """One epoch of SGD over a batch of triplets (for streams).
@@ -304,18 +227,5 @@ class SGDTripletLearner(TripletsClassifierMixin, _BaseSGD):
         -------
         self
         """
-        first = not hasattr(self, "components_")
-        if first:
-            self._validate_params()
-        self._loss_config()
-        with restore_on_error(self):
-            if first:
-                self.preprocessor_ = check_preprocessor(self.preprocessor)
-            source = _triplet_source(triplets, self.preprocessor_,
-                                     None if first else self.n_features_in_)
-            self.n_features_in_ = source.X.shape[1]
-            rng = check_random_state(self.random_state)
-            if not first:
-                rng = np.random.RandomState(rng.randint(2**31 - 1) + self.t_)
-            self._fit_source(source, rng, partial=True)
+        self._partial_fit_tuples(triplets, None)
         return self

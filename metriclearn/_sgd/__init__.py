@@ -1,0 +1,23 @@
+"""The SGD family: large-scale metric learning by mini-batch SGD over ``L``.
+
+Where each piece lives, from the estimators down to the kernels:
+
+- :mod:`.pairs`, :mod:`.supervised`, :mod:`.triplets`: one module per
+  learner (``SGDMetricLearner``, ``SGDMetricLearner_Supervised``,
+  ``SGDTripletLearner``);
+- :mod:`.base`: their parameters, training settings and the training of
+  given tuples on either backend;
+- :mod:`.engine` (``train_local``) and :mod:`.dask` (``train_tuples``,
+  ``train_labels``): the two drivers, arrays and settings in, a
+  :class:`~metriclearn._result.FitResult` out; neither knows an estimator;
+- :mod:`.sources`: the training tuples, given or drawn from labels;
+- :mod:`.losses`: the losses, miners and the typed batches whose ``steps``
+  call the numba kernels of :mod:`metriclearn._kernels.sgd` and
+  :mod:`metriclearn._kernels.sgd_triplets`.
+"""
+
+from .pairs import SGDMetricLearner
+from .supervised import SGDMetricLearner_Supervised
+from .triplets import SGDTripletLearner
+
+__all__ = ["SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner"]

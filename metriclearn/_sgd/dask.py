@@ -1,0 +1,432 @@
+"""The Dask backend of the SGD family: the caller is the parameter server.
+
+The driver holds the map ``L``. The training data are cut into shards, one
+per worker thread, each built by a task from the input (so the scheduler can
+rebuild a shard when its worker dies; nothing is scattered). For every shard
+one task at a time runs ``local_steps`` mini-batch steps from a snapshot of
+``L`` and returns the change it made; the driver applies each change as it
+arrives, scaled by one over the number of shards, and submits that shard's
+next round with the current ``L``.
+
+Every task is keyed by its ``(shard, round)`` and planned once. A task whose
+worker dies is rerun by the scheduler under the same key and completes once;
+the driver applies a key at most once (and records each in ``update_keys_``),
+so no change is applied twice or lost.
+
+:func:`train_tuples` trains on given pairs or triplets and
+:func:`train_labels` on pairs or anchors drawn from class labels; both take
+validated arrays and :class:`~metriclearn._sgd.engine.TrainingSettings` and
+return a :class:`~metriclearn._result.FitResult`. Nothing here knows an
+estimator. Dask is optional: it is imported when this backend is used.
+"""
+
+import concurrent.futures
+import time
+import uuid
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._kernels.sgd import pair_sq_distances
+from .._labels import LabelIndex
+from .._result import FitResult
+from .engine import N_SCALE_SAMPLE, Schedule, check_diverged, report, start, start_from_sample
+from .sources import LabelPairSampler, tuples_batch
+
+__all__ = ["DaskTuples", "compute", "is_dask", "train_labels", "train_tuples"]
+
+_MISSING = (
+    "backend='dask' needs Dask's distributed scheduler, an optional dependency: "
+    'pip install "metriclearn[dask]"'
+)
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array as da
+        import distributed
+    except ImportError as exc:
+        raise ImportError(_MISSING) from exc
+    return dask, da, distributed
+
+
+@contextmanager
+def _connect(scheduler):
+    """The client to use: the current default one (``scheduler=None``), or a
+    connection to ``scheduler`` opened here and closed on exit.
+
+    Losing the scheduler while the body runs raises a ``ConnectionError``
+    that says so (the estimator's ``fit`` then leaves it as it was).
+    """
+    _, _, distributed = _import_dask()
+    if scheduler is None:
+        try:
+            client = distributed.get_client()
+        except ValueError as exc:
+            raise ValueError(
+                "backend='dask' with scheduler=None needs a running Dask client "
+                "(distributed.Client(...)); none was found. Start one, or pass "
+                "the scheduler's address, e.g. scheduler='tcp://127.0.0.1:8786'"
+            ) from exc
+        with _scheduler_loss(client):
+            yield client
+        return
+    client = distributed.Client(scheduler, set_as_default=False)
+    try:
+        with _scheduler_loss(client):
+            yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def _scheduler_loss(client):
+    """Turn the errors of a lost scheduler (closed connections, futures
+    cancelled with it) into one ``ConnectionError`` that names it."""
+    address = getattr(client.scheduler, "address", None)
+    try:
+        yield
+    except (OSError, concurrent.futures.CancelledError) as exc:
+        if client.status == "running" and not _is_comm_closed(exc):
+            raise  # not the scheduler's loss
+        raise ConnectionError(
+            f"backend='dask': the connection to the Dask scheduler at {address} was "
+            f"lost during fit ({type(exc).__name__}: {exc}); the estimator is left "
+            "as it was before fit. Restart the scheduler and its workers, then fit "
+            "again"
+        ) from exc
+
+
+def _is_comm_closed(exc):
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, CommClosedError)
+
+
+def is_dask(obj):
+    """Whether ``obj`` is a Dask collection (array)."""
+    return hasattr(obj, "dask") and hasattr(obj, "chunks")
+
+
+def compute(obj, scheduler):
+    """A Dask array computed on the backend's cluster (numpy as it is)."""
+    if not is_dask(obj):
+        return obj
+    with _connect(scheduler) as client:
+        return client.compute(obj).result()
+
+
+@dataclass(frozen=True, eq=False)
+class DaskTuples:
+    """Point tuples given as a Dask array of shape ``(n, size, n_features)``
+    (shape checked), with their validated labels (or ``None``)."""
+
+    points: object
+    y: np.ndarray | None = None
+
+    @property
+    def n_features(self):
+        return self.points.shape[2]
+
+
+# --------------------------------------------------------------------------
+# worker side: shards and rounds (module level, so tasks pickle by reference)
+# --------------------------------------------------------------------------
+
+
+def _points(X):
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def _index_shard(indices, labels):
+    """A shard of index tuples into the shared point array."""
+    return None, np.ascontiguousarray(indices), labels
+
+
+def _point_shard(points, labels):
+    """A shard of point tuples ``(m, size, d)``, addressed as rows of its own
+    ``(size m, d)`` array."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    name = "pairs" if labels is not None else "triplets"
+    if not np.all(np.isfinite(points)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    m, size, d = points.shape
+    idx = np.arange(size * m, dtype=np.intp).reshape(m, size)
+    return points.reshape(size * m, d), idx, labels
+
+
+def _label_shard(X, codes):
+    """A shard of labelled points, with the sampler that draws its pairs."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("Input X contains NaN or infinity")
+    return X, LabelPairSampler(LabelIndex(codes))
+
+
+def _round(X_shared, shard, L, etas, batch_size, cfg, precond, seed, shuffle, start):
+    """One task: ``len(etas)`` mini-batch steps with the loss ``cfg`` on a
+    shard from the snapshot ``L``. Returns ``(delta_L, summed loss, tuples
+    used)``."""
+    rng = np.random.RandomState(seed)
+    m = etas.shape[0] * batch_size
+    if isinstance(shard[1], LabelPairSampler):
+        X, sampler = shard
+        if cfg.is_pair:
+            pairs, labels = sampler.draw(-(-m // 2), rng)
+            batch = tuples_batch(X, pairs, labels, np.arange(min(m, pairs.shape[0])))
+        else:
+            if sampler.with_partner.size == 0:  # no anchor with a positive here
+                return np.zeros_like(L), 0.0, 0
+            batch = sampler.anchor_batch(X, m, rng)
+    else:
+        X = X_shared if shard[0] is None else shard[0]
+        _, indices, labels = shard
+        n = indices.shape[0]
+        order = rng.randint(n, size=m) if shuffle else (start + np.arange(m)) % n
+        batch = tuples_batch(X, indices, labels, order)
+    if batch.n_items == 0:
+        return np.zeros_like(L), 0.0, 0
+    L_new, losses = batch.steps(L, etas, batch_size, cfg, precond)
+    return L_new - L, float(losses.sum()), int(batch.n_items)
+
+
+def _shard_sq_distances(X_shared, shard, L):
+    X = X_shared if shard[0] is None else shard[0]
+    return pair_sq_distances(X, shard[1], L)
+
+
+# --------------------------------------------------------------------------
+# the parameter server
+# --------------------------------------------------------------------------
+
+
+def _n_shards(client, n_items):
+    threads = sum(client.nthreads().values())
+    return int(max(1, min(threads, n_items)))
+
+
+def _bounds(n, n_shards):
+    return np.linspace(0, n, n_shards + 1).round().astype(np.intp)
+
+
+def _spans(bounds):
+    """``(start, stop)`` of each shard."""
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _train(client, x_future, shards, sizes, L, precond, settings, rng):
+    """Asynchronous parameter-server SGD over the shard futures.
+
+    ``sizes[s]`` is the number of pairs in one epoch of shard ``s``. Returns
+    a :class:`~metriclearn._result.FitResult` (with the attributes
+    ``preconditioner_``, ``t_``, ``n_updates_`` and ``update_keys_``: the
+    applied ``(shard, round)`` keys in order).
+    """
+    _, _, distributed = _import_dask()
+    n_shards = len(shards)
+    B, steps = int(settings.batch_size), int(settings.local_steps)
+    per_round = B * steps
+    rounds = np.maximum(1, -(-np.asarray(sizes) // per_round))  # per epoch
+    planned = rounds * settings.max_iter
+    cfg = settings.loss
+    base_seed = int(rng.randint(2**31 - 1))
+    token = uuid.uuid4().hex[:12]
+    schedule = Schedule(settings)
+    damping = 1.0 / n_shards
+
+    submitted = np.zeros(n_shards, dtype=np.intp)
+    done = np.zeros(n_shards, dtype=np.intp)
+    pending = {}  # key -> (shard, round, future)
+    applied = set()
+    order = []
+    epoch_loss, epoch_pairs = {}, {}
+    history = []
+    converged = stopping = False
+    tic = time.perf_counter()
+
+    def submit(s):
+        r = int(submitted[s])
+        seed = int(np.random.SeedSequence([base_seed, s, r]).generate_state(1)[0] >> 1)
+        key = f"metriclearn-sgd-{token}-{s}-{r}"
+        fut = client.submit(
+            _round, x_future, shards[s], L.copy(), schedule.etas(steps), B, cfg,
+            precond, seed, bool(settings.shuffle), (r * per_round) % max(sizes[s], 1),
+            key=key,  # no workers=: never pinned, any worker may run (or rerun) it
+        )
+        pending[key] = (s, r, fut)
+        submitted[s] += 1
+        return fut
+
+    queue = distributed.as_completed([submit(s) for s in range(n_shards)], loop=client.loop)
+    try:
+        for fut in queue:
+            if fut.key not in pending:  # never twice, whatever the scheduler reruns
+                continue
+            s, r, _ = pending.pop(fut.key)
+            delta, loss, n_used = fut.result()
+            del fut
+            if (s, r) in applied:
+                continue
+            L += damping * delta
+            applied.add((s, r))
+            order.append((s, r))
+            done[s] += 1
+            schedule.t += steps * damping
+            e = r // rounds[s]
+            epoch_loss[e] = epoch_loss.get(e, 0.0) + loss
+            epoch_pairs[e] = epoch_pairs.get(e, 0) + n_used
+            # epochs complete in order, once every shard has done its rounds
+            while not stopping and np.all(done >= (len(history) + 1) * rounds):
+                k = len(history)
+                history.append(epoch_loss.pop(k) / max(epoch_pairs.get(k, 0), 1))
+                check_diverged(L, history, settings.eta0)
+                if settings.verbose:
+                    elapsed = time.perf_counter() - tic
+                    tic = time.perf_counter()
+                    report(settings, k + 1, history[-1], schedule.eta,
+                           epoch_pairs.pop(k) / max(elapsed, 1e-12))
+                if schedule.end_epoch(history[-1]):
+                    converged = stopping = True
+            if not stopping and submitted[s] < planned[s]:
+                queue.add(submit(s))
+    finally:
+        if pending:
+            client.cancel([fut for _, _, fut in pending.values()])
+    return FitResult(L, len(history), converged, history, {
+        "preconditioner_": precond,
+        "t_": int(round(schedule.t)),
+        "n_updates_": len(order),
+        "update_keys_": np.asarray(order, dtype=np.intp).reshape(-1, 2),
+    })
+
+
+@contextmanager
+def _quiet_graph():
+    """Silence Dask's warning about a large graph: numpy input travels inside
+    the graph on purpose, so the scheduler can rebuild lost shards from it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ll]arge graph.*")
+        yield
+
+
+def _release(client, futures):
+    client.cancel([f for f in futures if f is not None])
+
+
+def train_tuples(data, settings, rng, *, scheduler, shared):
+    """Train on given tuples: pairs (labels given) or triplets.
+
+    ``data`` is a validated :class:`~metriclearn._validation.Tuples` (numpy;
+    ``shared`` says whether its ``X`` is the preprocessor, shipped once to
+    the cluster, rather than the tuples' own points, shipped shard by shard)
+    or a :class:`DaskTuples`. For a Dask array of pairs the result carries
+    the pairs' squared learned distances, computed on the cluster, for the
+    caller to calibrate on.
+    """
+    dask, _, _ = _import_dask()
+    with _connect(scheduler) as client, _quiet_graph():
+        labels = data.y
+        if labels is not None:
+            labels = labels.astype(np.int8)
+        if isinstance(data, DaskTuples):
+            n, size, d = data.points.shape
+            sample = np.unique(rng.randint(n, size=min(n, N_SCALE_SAMPLE)))
+            points = np.asarray(client.compute(data.points[sample]).result(),
+                                dtype=np.float64)
+            if not np.all(np.isfinite(points)):
+                name = "pairs" if labels is not None else "triplets"
+                raise ValueError(f"{name} contains NaN or infinity")
+            if size == 3:
+                first = np.concatenate([points[:, 0], points[:, 0]])
+                second = np.concatenate([points[:, 1], points[:, 2]])
+            else:
+                first, second = points[:, 0], points[:, 1]
+            precond, L = start_from_sample(first, second, settings, rng)
+        else:
+            n, size = data.indices.shape
+            d = data.n_features
+            precond, L = start(data.X, data.indices, settings, rng)
+        n_shards = _n_shards(client, n)
+        bounds = _bounds(n, n_shards)
+
+        def part(lab, a, b):
+            return None if lab is None else lab[a:b]
+
+        x_future = None
+        if isinstance(data, DaskTuples):
+            blocks = data.points.rechunk({0: tuple(np.diff(bounds)), 1: size, 2: d})
+            parts = [dask.delayed(_point_shard)(blocks.blocks[s], part(labels, a, b))
+                     for s, (a, b) in enumerate(_spans(bounds))]
+        else:
+            # with shuffle, shards are random subsets (input sorted by label
+            # would otherwise give shards of a single kind of pair)
+            perm = rng.permutation(n) if settings.shuffle else np.arange(n)
+            if labels is not None:
+                labels = labels[perm]
+            if shared:
+                parts = [dask.delayed(_index_shard)(data.indices[perm[a:b]],
+                                                    part(labels, a, b))
+                         for a, b in _spans(bounds)]
+                x_future = client.compute(dask.delayed(_points)(data.X))
+            else:
+                pts = data.X.reshape(n, size, d)
+                parts = [dask.delayed(_point_shard)(pts[perm[a:b]], part(labels, a, b))
+                         for a, b in _spans(bounds)]
+        shards = client.compute(parts)
+        try:
+            result = _train(client, x_future, shards, np.diff(bounds), L, precond,
+                            settings, rng)
+            if isinstance(data, DaskTuples) and labels is not None:
+                sq = client.gather([
+                    client.submit(_shard_sq_distances, x_future, shard, result.components,
+                                  pure=False)
+                    for shard in shards
+                ])
+                result.sq_distances = np.concatenate(sq)
+        finally:
+            _release(client, [*shards, x_future])
+    return result
+
+
+def train_labels(X, sampler, settings, rng, *, scheduler):
+    """Train on pairs (or anchors) drawn from class labels: ``X`` numpy
+    (validated) or a Dask array of shape ``(n_samples, n_features)``, and the
+    :class:`~metriclearn._sgd.sources.LabelPairSampler` of its labels; each
+    shard is a block of rows drawing its own pairs."""
+    dask, _, _ = _import_dask()
+    with _connect(scheduler) as client, _quiet_graph():
+        codes = sampler.index.codes
+        n, d = X.shape
+        m = settings.per_epoch(n)
+        sample_pairs, _ = sampler.draw(min(m, N_SCALE_SAMPLE // 2), rng)
+        if is_dask(X):
+            rows, inverse = np.unique(sample_pairs, return_inverse=True)
+            pts = np.asarray(client.compute(X[rows]).result(), dtype=np.float64)
+            if not np.all(np.isfinite(pts)):
+                raise ValueError("Input X contains NaN or infinity")
+            pts = pts[inverse.reshape(sample_pairs.shape)]
+            first, second = pts[:, 0], pts[:, 1]
+        else:
+            first, second = X[sample_pairs[:, 0]], X[sample_pairs[:, 1]]
+        precond, L = start_from_sample(first, second, settings, rng)
+        n_shards = _n_shards(client, n // 2)
+        bounds = _bounds(n, n_shards)
+        if is_dask(X):
+            X_blocks = X.rechunk({0: tuple(np.diff(bounds)), 1: d})
+            blocks = [X_blocks.blocks[s] for s in range(n_shards)]
+        else:
+            blocks = [X[a:b] for a, b in _spans(bounds)]
+        parts = [
+            dask.delayed(_label_shard)(block, codes[a:b])
+            for block, (a, b) in zip(blocks, _spans(bounds), strict=True)
+        ]
+        shards = client.compute(parts)
+        # each shard's share of the epoch's 2 m pairs, by its number of rows
+        sizes = np.maximum(1, np.round(2 * m * np.diff(bounds) / n)).astype(np.intp)
+        try:
+            return _train(client, None, shards, sizes, L, precond, settings, rng)
+        finally:
+            _release(client, shards)

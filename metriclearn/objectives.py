@@ -1,0 +1,238 @@
+"""The objective functions of the learners, to compare solutions.
+
+Each evaluates the problem a learner solves at a given matrix (or map), on
+the same input forms the learner takes, so that the solutions of two
+implementations, or of two settings, can be compared on the objective
+itself: :func:`mmc_objective` and :func:`mmc_diagonal_objective` (MMC),
+:func:`itml_objective` and :func:`itml_pairs_objective` (ITML, with
+:func:`itml_default_bounds`, the bounds that define its default problem),
+:func:`lmnn_objective` (LMNN), :func:`sgd_objective` (the SGD family's pair
+losses) and :func:`triplet_objective` (its triplet losses).
+"""
+
+import numpy as np
+
+from ._itml import itml_default_bounds
+from ._kernels.distances import paired_sq_mahalanobis
+from ._kernels.lmnn import _BLOCK, get_target_neighbors
+from ._kernels.mmc import diagonal_value
+from ._kernels.sgd import pair_loss_grad
+from ._kernels.sgd_triplets import triplet_loss_grad
+from ._labels import LabelIndex
+from ._linalg import logdet
+from ._lmnn import LMNNProblem
+from ._sgd.losses import LOSS_CODES, PAIR_LOSSES, TRIPLET_LOSSES
+from ._validation import check_preprocessor, check_tuples
+
+__all__ = [
+    "itml_default_bounds",
+    "itml_objective",
+    "itml_pairs_objective",
+    "lmnn_objective",
+    "mmc_diagonal_objective",
+    "mmc_objective",
+    "sgd_objective",
+    "triplet_objective",
+]
+
+def _split_differences(pairs, y):
+    """The differences of the similar and of the dissimilar pairs."""
+    t = check_tuples(pairs, y, size=2)
+    diff = t.differences()
+    return diff[t.y == 1], diff[t.y == -1]
+
+
+# --------------------------------------------------------------------------
+# MMC
+# --------------------------------------------------------------------------
+
+
+def mmc_objective(M, pairs, y):
+    """Xing's full objective, made scale-free: ``g(M) / sqrt(f(M))``.
+
+    With ``g(M) = sum_D ||d||_M`` and ``f(M) = sum_S ||d||_M^2``, this is the
+    value ``g`` takes at ``M`` rescaled onto the constraint ``f(M) = 1``, so
+    it compares matrices of any scale (higher is better).
+    """
+    sim, dis = _split_differences(pairs, y)
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    f = paired_sq_mahalanobis(sim, M).sum()
+    g = np.sqrt(np.maximum(paired_sq_mahalanobis(dis, M), 0.0)).sum()
+    return g / np.sqrt(f)
+
+
+
+
+def mmc_diagonal_objective(a, pairs, y, diagonal_c=1.0):
+    """Xing's diagonal objective ``h(a) = sum_S ||d||_a^2 - c log sum_D ||d||_a``
+    (lower is better); ``a`` is the diagonal of ``M``."""
+    sim, dis = _split_differences(pairs, y)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return diagonal_value(a, (sim * sim).sum(axis=0), dis * dis, float(diagonal_c))
+
+
+# --------------------------------------------------------------------------
+# ITML
+# --------------------------------------------------------------------------
+
+
+def _slack_divergence(xi, xi0):
+    r = xi / xi0
+    return float(np.sum(r - np.log(r) - 1.0))
+
+
+def itml_objective(M, M0, xi, xi0, gamma):
+    r"""ITML's objective ``D_ld(M, M0) + gamma * D_ld(diag(xi), diag(xi0))``.
+
+    With :math:`D_{ld}(A, B) = \operatorname{tr}(A B^{-1}) - \log\det(A B^{-1}) - d`
+    (lower is better; ``gamma=inf`` drops the slack term, whose ``xi`` then
+    equals ``xi0``).
+    """
+    M = np.asarray(M, dtype=np.float64)
+    M0 = np.asarray(M0, dtype=np.float64)
+    d = M.shape[0]
+    M0_inv = np.linalg.inv(M0)
+    value = float(np.sum(M * M0_inv)) - logdet(M, "matrix") + logdet(M0, "prior") - d
+    if np.isfinite(gamma):
+        value += gamma * _slack_divergence(np.asarray(xi), np.asarray(xi0))
+    return value
+
+
+def itml_pairs_objective(M, pairs, y, bounds, prior, gamma=1.0):
+    """ITML's objective at ``M`` with the best slacks for it.
+
+    For a fixed ``M`` the slack divergence is smallest at
+    ``xi = max(d^T M d, u)`` on a similar pair and ``min(d^T M d, l)`` on a
+    dissimilar one; this evaluates :func:`itml_objective` there, so the
+    solutions of any two implementations compare on ``M`` alone (lower is
+    better). With ``gamma=inf`` a violated constraint makes it ``inf``.
+    """
+    pairs = np.asarray(pairs, dtype=np.float64)
+    y = np.asarray(y)
+    V = pairs[:, 0, :] - pairs[:, 1, :]
+    keep = np.any(V != 0.0, axis=1)
+    V, y = np.ascontiguousarray(V[keep]), y[keep]
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    p = paired_sq_mahalanobis(V, 0.5 * (M + M.T))
+    xi0 = np.where(y == 1, bounds[0], bounds[1])
+    xi = np.where(y == 1, np.maximum(p, xi0), np.minimum(p, xi0))
+    if np.isinf(gamma):
+        return itml_objective(M, prior, None, None, gamma) if np.all(xi == xi0) else np.inf
+    return itml_objective(M, prior, xi, xi0, gamma)
+
+
+# --------------------------------------------------------------------------
+# LMNN
+# --------------------------------------------------------------------------
+
+
+def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
+    r"""LMNN's objective at ``L``, with target neighbours found in the input space.
+
+    .. math::
+
+        \varepsilon(L) = \rho \sum_{i, j \rightsquigarrow i}
+        \|L(x_i - x_j)\|^2 + (1 - \rho) \sum_{i, j \rightsquigarrow i}
+        \sum_{l: y_l \ne y_i}
+        \left[1 + \|L(x_i - x_j)\|^2 - \|L(x_i - x_l)\|^2\right]_+^p
+
+    with :math:`\rho` = ``regularization``, :math:`p = 1` for
+    ``loss='hinge'`` and :math:`p = 2` for ``loss='squared_hinge'`` (see
+    :class:`LMNN`).
+
+    Parameters
+    ----------
+    L : array-like of shape (n_components, n_features)
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    n_neighbors : int, default=3
+    regularization : float, default=0.5
+    loss : {'hinge', 'squared_hinge'}, default='hinge'
+
+    Returns
+    -------
+    float
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    index = LabelIndex(y)
+    Xs = np.ascontiguousarray(X[index.order])
+    targets = get_target_neighbors(1)(Xs, index.bounds, int(n_neighbors), _BLOCK)
+    # centred: the loss depends on differences only, and the products that
+    # assemble it lose fewer digits
+    problem = LMNNProblem(Xs - Xs.mean(axis=0), index.bounds, targets, regularization,
+                          squared=loss == "squared_hinge")
+    return problem.loss_grad(np.ascontiguousarray(L, dtype=np.float64).ravel())[0]
+
+
+# --------------------------------------------------------------------------
+# the SGD family
+# --------------------------------------------------------------------------
+
+
+def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
+                  preprocessor=None):
+    """Mean pair loss of :class:`SGDMetricLearner` at ``components``.
+
+    ``(1 / n) sum_i [y_i = +1] ||L d_i||^2 + alpha [y_i = -1] max(0, margin - ||L d_i||^2)``
+    (``loss='hinge'``), or with ``max(0, margin - ||L d_i||)^2`` as the
+    dissimilar term (``loss='contrastive'``).
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_features)
+        The linear map ``L``.
+    pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+        Pairs of points, or indices into the array ``preprocessor``.
+    y : array-like of shape (n_pairs,)
+        +1 for similar pairs, -1 for dissimilar ones.
+    alpha, margin : float
+        As in :class:`SGDMetricLearner`.
+    loss : {'hinge', 'contrastive'}, default='hinge'
+    preprocessor : ndarray of shape (n_samples, n_features), optional
+
+    Returns
+    -------
+    loss : float
+    """
+    if loss not in PAIR_LOSSES:
+        raise ValueError(f"loss must be 'hinge' or 'contrastive'; got {loss!r}")
+    t = check_tuples(pairs, y, size=2, preprocessor=check_preprocessor(preprocessor),
+                     gather=False, ensure_both_labels=True)
+    L = np.ascontiguousarray(components, dtype=np.float64)
+    value, _ = pair_loss_grad(t.X, t.indices, t.y.astype(np.int8), L,
+                              float(alpha), float(margin), LOSS_CODES[loss])
+    return float(value)
+
+
+def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
+                      temperature=1.0, preprocessor=None):
+    """Mean triplet loss of :class:`SGDTripletLearner` at ``components``.
+
+    ``(1 / n) sum_i max(0, d2(a_i, p_i) - d2(a_i, n_i) + margin)``
+    (``loss='triplet'``) or
+    ``(1 / n) sum_i log(1 + exp((d2(a_i, p_i) - d2(a_i, n_i)) / temperature))``
+    (``loss='infonce'``), with ``d2(x, x') = ||L (x - x')||^2``.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_features)
+        The linear map ``L``.
+    triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
+        Triplets of points, or indices into the array ``preprocessor``.
+    loss : {'triplet', 'infonce'}, default='triplet'
+    margin, temperature : float
+        As in :class:`SGDTripletLearner`.
+    preprocessor : ndarray of shape (n_samples, n_features), optional
+
+    Returns
+    -------
+    loss : float
+    """
+    if loss not in TRIPLET_LOSSES:
+        raise ValueError(f"loss must be 'triplet' or 'infonce'; got {loss!r}")
+    t = check_tuples(triplets, size=3, preprocessor=check_preprocessor(preprocessor),
+                     gather=False)
+    L = np.ascontiguousarray(components, dtype=np.float64)
+    value, _ = triplet_loss_grad(t.X, t.indices, L, LOSS_CODES[loss],
+                                 float(margin), float(temperature))
+    return float(value)
