@@ -10,7 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 from ._itml import ITML, ITML_Supervised
 from ._lmnn import LMNN
 from ._mmc import MMC, MMC_Supervised
-from ._sgd import SGDMetricLearner, SGDMetricLearner_Supervised, SGDTripletLearner
+from ._sgd.pairs import SGDMetricLearner
+from ._sgd.supervised import SGDMetricLearner_Supervised
+from ._sgd.triplets import SGDTripletLearner
 from .constraints import Constraints
 
 try:

@@ -3,10 +3,8 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._kernels.distances import paired_sq_mahalanobis
 from ._kernels.itml import bregman_solve
 from ._linalg import components_from_metric, initial_metric, logdet
 from ._result import FitResult
@@ -16,57 +14,14 @@ from .base import (
     SupervisedLearnerMixin,
     TupleLearnerMixin,
 )
+from .objectives import itml_default_bounds
 
-__all__ = ["ITML", "ITML_Supervised", "itml_default_bounds"]
-
-# Pairs of distinct points drawn to estimate the default bounds. Below this
-# many pairs in all, every pair is used and the bounds are exact.
-_BOUNDS_SAMPLE = 100_000
-_BOUNDS_PERCENTILES = (5.0, 95.0)
+__all__ = ["ITML", "ITML_Supervised"]
 
 
 # --------------------------------------------------------------------------
 # bounds and prior
 # --------------------------------------------------------------------------
-
-
-def itml_default_bounds(points, prior, random_state=None):
-    """The 5th and 95th percentiles of squared distances under ``prior``.
-
-    Over every pair of distinct rows of ``points`` when there are at most
-    100,000 such pairs, otherwise over 100,000 pairs drawn at random (never an
-    ``n x n`` matrix). Pairs at distance zero (duplicate points) are left out.
-
-    Parameters
-    ----------
-    points : ndarray of shape (n_points, n_features)
-    prior : ndarray of shape (n_features, n_features)
-        The prior Mahalanobis matrix ``M0``.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the draw (used only above 100,000 pairs).
-
-    Returns
-    -------
-    ndarray of shape (2,)
-        ``[u, l]``: the upper bound for similar pairs and the lower bound for
-        dissimilar ones, both on squared distances.
-    """
-    n = points.shape[0]
-    if n * (n - 1) // 2 <= _BOUNDS_SAMPLE:
-        i, j = np.triu_indices(n, k=1)
-    else:
-        rng = check_random_state(random_state)
-        i = rng.randint(0, n, size=_BOUNDS_SAMPLE)
-        j = (i + rng.randint(1, n, size=_BOUNDS_SAMPLE)) % n  # j != i
-    diff = points[i] - points[j]
-    sq = paired_sq_mahalanobis(np.ascontiguousarray(diff), prior)
-    sq = sq[sq > 0.0]
-    if sq.shape[0] == 0:
-        raise ValueError(
-            "ITML cannot derive default bounds: all points are identical; pass "
-            "bounds=[u, l] to fit"
-        )
-    return np.percentile(sq, _BOUNDS_PERCENTILES)
 
 
 def _check_bounds(bounds):
@@ -204,6 +159,8 @@ class _BaseITML(BaseMetricLearner):
 
 class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     r"""Information-Theoretic Metric Learning (ITML), learned from pairs.
+
+    Read more in the :ref:`User Guide <itml>`.
 
     ITML finds the matrix closest to a prior ``M0`` in LogDet divergence
     whose squared distances stay below ``u`` on similar pairs and above ``l``
@@ -351,6 +308,8 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
 
 class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     """Information-Theoretic Metric Learning (ITML), learned from class labels.
+
+    Read more in the :ref:`User Guide <itml>`.
 
     Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
     pairs (different classes) from the labels with

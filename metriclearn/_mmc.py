@@ -309,6 +309,8 @@ class _BaseMMC(BaseMetricLearner):
 class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
     r"""Mahalanobis Metric for Clustering (MMC), learned from pairs.
 
+    Read more in the :ref:`User Guide <mmc>`.
+
     Full matrix (Xing et al. 2002, problem (4)):
 
     .. math::
@@ -442,6 +444,8 @@ class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
 
 class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
     """Mahalanobis Metric for Clustering (MMC), learned from class labels.
+
+    Read more in the :ref:`User Guide <mmc>`.
 
     Draws ``n_constraints`` similar pairs (same class) and as many dissimilar
     pairs (different classes) from the labels with

@@ -120,7 +120,7 @@ def _check_indices(indices, name, n_samples, target):
     if n_samples is not None and arr.size and (arr.min() < 0 or arr.max() >= n_samples):
         bad = arr[(arr < 0) | (arr >= n_samples)].ravel()[:5]
         raise ValueError(
-            f"{name} holds indices out of range for {target} with {n_samples} "
+            f"{name} holds indices out of range for {target} of {n_samples} "
             f"samples: {bad.astype(np.int64).tolist()}"
         )
     return arr if arr.dtype == np.int32 else arr.astype(np.intp, copy=False)

@@ -7,13 +7,16 @@ dissimilar ``-1``) with a calibrated distance threshold, and
 :class:`TripletsClassifierMixin` a triplets learner into a classifier of
 triplets (anchor closer to the positive ``+1``, or not ``-1``).
 
-:class:`TupleLearnerMixin` is the ``fit`` of a learner from tuples
-(validate, ``_fit_tuples``, calibrate) and :class:`SupervisedLearnerMixin`
-the ``fit`` of a learner from class labels (validate, draw tuples from the
-labels, the same ``_fit_tuples``); both set the fitted attributes from the
-solver's :class:`~metriclearn._result.FitResult` and warn when it did not
-converge. The input checks (:func:`check_tuples`, :func:`check_preprocessor`)
-and :func:`components_from_metric` are re-exported for new learners.
+:class:`BaseMetricLearner` is the base of every learner: the hooks of the
+fit templates with their defaults, and what a template does with a solver's
+:class:`FitResult` (set the fitted attributes, warn at ``max_iter``, at one
+stack level). :class:`TupleLearnerMixin` is the ``fit`` of a learner from
+tuples (validate once, ``_fit_tuples``, calibrate) and
+:class:`SupervisedLearnerMixin` the ``fit`` of a learner from class labels
+(validate once, draw tuples from the labels, the same ``_fit_tuples``). The
+input checks (:func:`check_tuples`, :func:`check_preprocessor`),
+:class:`FitResult` and :func:`components_from_metric` are re-exported for
+new learners.
 """
 
 import numbers
@@ -34,6 +37,7 @@ from ._calibration import best_threshold, check_calibration_params, check_strate
 from ._compat import check_is_fitted
 from ._kernels.sgd import pair_sq_distances
 from ._linalg import components_from_metric
+from ._result import FitResult
 from ._validation import (
     Tuples,
     check_points,
@@ -45,6 +49,7 @@ from .constraints import pairs_from_labels
 
 __all__ = [
     "BaseMetricLearner",
+    "FitResult",
     "MahalanobisMixin",
     "PairsClassifierMixin",
     "SupervisedLearnerMixin",

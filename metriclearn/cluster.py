@@ -154,6 +154,8 @@ class _CannotLinks:
 class ConstrainedKMeans(ClusterMixin, BaseEstimator):
     r"""K-means that keeps similar pairs together and dissimilar pairs apart.
 
+    Read more in the :ref:`User Guide <clustering>`.
+
     Constrained k-means as Xing et al. [1]_ evaluate their learned metrics
     with, extended with cannot-links in the manner of COP-k-means [2]_:
 

@@ -14,6 +14,8 @@ __all__ = ["Constraints"]
 class Constraints:
     """Build constraints (pairs, chunks, triplets) from class labels.
 
+    Read more in the :ref:`User Guide <clustering>`.
+
     Parameters
     ----------
     partial_labels : array-like of shape (n_samples,)

@@ -11,8 +11,8 @@ losses) and :func:`triplet_objective` (its triplet losses).
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
-from ._itml import itml_default_bounds
 from ._kernels.distances import paired_sq_mahalanobis
 from ._kernels.lmnn import _BLOCK, get_target_neighbors
 from ._kernels.mmc import diagonal_value
@@ -20,7 +20,7 @@ from ._kernels.sgd import pair_loss_grad
 from ._kernels.sgd_triplets import triplet_loss_grad
 from ._labels import LabelIndex
 from ._linalg import logdet
-from ._lmnn import LMNNProblem
+from ._lmnn_solver import LMNNProblem
 from ._sgd.losses import LOSS_CODES, PAIR_LOSSES, TRIPLET_LOSSES
 from ._validation import check_preprocessor, check_tuples
 
@@ -34,6 +34,11 @@ __all__ = [
     "sgd_objective",
     "triplet_objective",
 ]
+# Pairs of distinct points drawn to estimate ITML's default bounds. Below
+# this many pairs in all, every pair is used and the bounds are exact.
+_BOUNDS_SAMPLE = 100_000
+_BOUNDS_PERCENTILES = (5.0, 95.0)
+
 
 def _split_differences(pairs, y):
     """The differences of the similar and of the dissimilar pairs."""
@@ -119,6 +124,45 @@ def itml_pairs_objective(M, pairs, y, bounds, prior, gamma=1.0):
     if np.isinf(gamma):
         return itml_objective(M, prior, None, None, gamma) if np.all(xi == xi0) else np.inf
     return itml_objective(M, prior, xi, xi0, gamma)
+
+
+def itml_default_bounds(points, prior, random_state=None):
+    """The 5th and 95th percentiles of squared distances under ``prior``.
+
+    Over every pair of distinct rows of ``points`` when there are at most
+    100,000 such pairs, otherwise over 100,000 pairs drawn at random (never an
+    ``n x n`` matrix). Pairs at distance zero (duplicate points) are left out.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    prior : ndarray of shape (n_features, n_features)
+        The prior Mahalanobis matrix ``M0``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draw (used only above 100,000 pairs).
+
+    Returns
+    -------
+    ndarray of shape (2,)
+        ``[u, l]``: the upper bound for similar pairs and the lower bound for
+        dissimilar ones, both on squared distances.
+    """
+    n = points.shape[0]
+    if n * (n - 1) // 2 <= _BOUNDS_SAMPLE:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        rng = check_random_state(random_state)
+        i = rng.randint(0, n, size=_BOUNDS_SAMPLE)
+        j = (i + rng.randint(1, n, size=_BOUNDS_SAMPLE)) % n  # j != i
+    diff = points[i] - points[j]
+    sq = paired_sq_mahalanobis(np.ascontiguousarray(diff), prior)
+    sq = sq[sq > 0.0]
+    if sq.shape[0] == 0:
+        raise ValueError(
+            "ITML cannot derive default bounds: all points are identical; pass "
+            "bounds=[u, l] to fit"
+        )
+    return np.percentile(sq, _BOUNDS_PERCENTILES)
 
 
 # --------------------------------------------------------------------------

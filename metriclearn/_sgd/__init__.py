@@ -14,10 +14,7 @@ Where each piece lives, from the estimators down to the kernels:
 - :mod:`.losses`: the losses, miners and the typed batches whose ``steps``
   call the numba kernels of :mod:`metriclearn._kernels.sgd` and
   :mod:`metriclearn._kernels.sgd_triplets`.
+
+The package imports none of its modules: each is imported by name, so that
+a driver or a loss never pulls in the estimators above it.
 """
-
-from .pairs import SGDMetricLearner
-from .supervised import SGDMetricLearner_Supervised
-from .triplets import SGDTripletLearner
-
-__all__ = ["SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner"]

@@ -15,7 +15,7 @@ from .._validation import (
     restore_on_error,
 )
 from ..base import BaseMetricLearner
-from . import dask as _dask
+from .dask import DaskTuples, compute, is_dask, train_tuples
 from .engine import TrainingSettings, start, train_local
 from .losses import PAIR_LOSSES, TRIPLET_LOSSES, LossConfig
 from .sources import tuples_batch
@@ -145,7 +145,7 @@ class BaseSGD(BaseMetricLearner):
     # -------------------------------------------------------- given tuples
 
     def _check_tuples_input(self, tuples, y):
-        if self.backend == "dask" and _dask.is_dask(tuples):
+        if self.backend == "dask" and is_dask(tuples):
             return self._check_dask_tuples(tuples, y)
         return check_tuples(
             tuples, y, size=self._tuple_size, preprocessor=self.preprocessor_,
@@ -162,9 +162,9 @@ class BaseSGD(BaseMetricLearner):
             )
         labels = None
         if y is not None:
-            y = _dask.compute(y, self.scheduler)
+            y = compute(y, self.scheduler)
             labels = check_tuple_labels(y, tuples.shape[0], size, ensure_both_labels=True)
-        return _dask.DaskTuples(tuples, labels)
+        return DaskTuples(tuples, labels)
 
     def _fit_tuples(self, tuples, rng):
         """Train on validated tuples (``fit``), on the chosen backend."""
@@ -173,7 +173,7 @@ class BaseSGD(BaseMetricLearner):
             # index tuples into the preprocessor ship it once, other tuples
             # their own points shard by shard
             shared = getattr(tuples, "X", None) is self.preprocessor_
-            return _dask.train_tuples(tuples, settings, rng, scheduler=self.scheduler,
+            return train_tuples(tuples, settings, rng, scheduler=self.scheduler,
                                       shared=shared)
         precond, L = start(tuples.X, tuples.indices, settings, rng)
         return train_local(self._tuples_epoch(tuples), L, precond, settings, rng)

@@ -14,6 +14,8 @@ __all__ = ["SGDMetricLearner"]
 class SGDMetricLearner(TupleLearnerMixin, PairsClassifierMixin, BaseSGD):
     r"""Metric learning from pairs by mini-batch SGD on a pair loss over ``L``.
 
+    Read more in the :ref:`User Guide <sgd>`.
+
     With ``loss='hinge'`` (the default):
 
     .. math::

@@ -9,8 +9,8 @@ import numpy as np
 from .._compat import Interval, StrOptions, _fit_context
 from .._validation import check_points
 from ..base import SupervisedLearnerMixin
-from . import dask as _dask
 from .base import BaseSGD
+from .dask import compute, is_dask, train_labels
 from .engine import start, train_local
 from .losses import MINERS, PAIR_LOSSES, TRIPLET_LOSSES
 from .sources import label_sampler, tuples_batch
@@ -21,6 +21,8 @@ __all__ = ["SGDMetricLearner_Supervised"]
 class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     r"""Metric learning from class labels by mini-batch SGD over ``L``, on a
     pair loss or on a triplet loss with negatives mined in each batch.
+
+    Read more in the :ref:`User Guide <sgd>`.
 
     **Pair losses.** ``loss='hinge'`` (the default):
 
@@ -215,13 +217,13 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         return "pairs" if cfg.is_pair else "anchors"
 
     def _check_labels_input(self, X, y):
-        if self.backend == "dask" and (_dask.is_dask(X) or _dask.is_dask(y)):
+        if self.backend == "dask" and (is_dask(X) or is_dask(y)):
             return self._check_dask_labels(X, y)
         return super()._check_labels_input(X, y)
 
     def _check_dask_labels(self, X, y):
-        y = np.asarray(_dask.compute(y, self.scheduler))
-        if not _dask.is_dask(X):
+        y = np.asarray(compute(y, self.scheduler))
+        if not is_dask(X):
             return super()._check_labels_input(X, y)
         if X.ndim != 2 or X.shape[0] != y.shape[0]:
             raise ValueError(
@@ -235,7 +237,7 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         settings = self._settings()
         sampler = label_sampler(y, type(self).__name__)
         if self.backend == "dask":
-            return _dask.train_labels(X, sampler, settings, rng, scheduler=self.scheduler)
+            return train_labels(X, sampler, settings, rng, scheduler=self.scheduler)
         return self._train_labels(X, sampler, settings, rng)
 
     def _train_labels(self, X, sampler, settings, rng, *, partial=False):

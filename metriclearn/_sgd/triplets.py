@@ -15,6 +15,8 @@ class SGDTripletLearner(TupleLearnerMixin, TripletsClassifierMixin, BaseSGD):
     r"""Metric learning from triplets by mini-batch SGD on a triplet loss
     over ``L``.
 
+    Read more in the :ref:`User Guide <sgd>`.
+
     Each triplet :math:`(a, p, n)` says that the anchor :math:`a` is more
     similar to the positive :math:`p` than to the negative :math:`n`. With
     :math:`d^2(x, x') = \|L(x - x')\|^2`, ``loss='triplet'`` (Schroff et
