@@ -1,6 +1,34 @@
 """numba kernels: arrays in, arrays out.
 
-One module per algorithm. Kernels never see an estimator, never import
-scikit-learn and never write into their inputs; the estimators convert their
-inputs once (float64, C order) before calling them.
+One module per algorithm (:mod:`.itml`, :mod:`.lmnn`, :mod:`.mmc`, :mod:`.sgd`,
+:mod:`.sgd_triplets`, :mod:`.cluster`), and :mod:`.distances` for what the
+Mahalanobis learners share. Kernels never see an estimator, never import
+scikit-learn and keep no mutable global state.
+
+Kernels never write into arrays the user gave an estimator: the estimators
+convert their inputs once (float64, C order, ``np.intp`` indices) and the
+kernels only read them. Each kernel's docstring marks its array arguments:
+
+- IN: only read (it may be a read-only array). An argument not marked OUT
+  or INOUT is IN.
+- OUT: a work or result array the caller allocated, which the kernel writes
+  without reading what was in it before.
+- INOUT: state read and updated in place, such as ITML's ``M``, ``lam`` and
+  ``xi`` in :func:`.itml.bregman_sweep`. It belongs to the solver that
+  allocated it, never to the user.
+
+Arrays a kernel returns are allocated by the kernel and belong to the caller.
+
+Where a loop pays for threads, one Python function is compiled twice: the
+public name is the serial kernel, and a private ``..._parallel`` twin is
+compiled with ``parallel=True`` so that its ``prange`` loop runs on numba's
+threads. A getter chooses between them by the thread count of the fit:
+``get_target_neighbors(n_jobs)`` and ``get_push_loss_terms(n_jobs)``
+(:mod:`.lmnn`) and ``get_paired_sq_mahalanobis(n_jobs)`` (:mod:`.distances`)
+return the serial kernel when ``n_jobs`` is ``None`` or 1 and the twin
+otherwise; the caller sets (and restores) numba's number of threads. Each
+iteration of a ``prange`` loop writes only its own rows or its own copy of
+the outputs, so a twin gives its serial kernel's result whatever the number
+of threads (that of ``push_loss_terms`` depends on its ``n_groups``
+argument instead).
 """

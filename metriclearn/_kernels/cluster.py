@@ -15,7 +15,20 @@ OK, INFEASIBLE, GAVE_UP = 0, 1, 2
 
 @njit(cache=True)
 def _move(u, j, step, indptr, indices, count, n_closed, used):
-    """Put chunklet ``u`` into (``step=1``) or out of (``step=-1``) cluster ``j``."""
+    """Put chunklet ``u`` into (``step=1``) or out of (``step=-1``) cluster ``j``.
+
+    Parameters
+    ----------
+    u, j, step : int
+    indptr, indices : ndarray, integer, IN
+        Cannot-link neighbours of each chunklet (CSR).
+    count : ndarray of shape (c, n_clusters), integer, INOUT
+        Neighbours of each chunklet placed in each cluster.
+    n_closed : ndarray of shape (c,), integer, INOUT
+        Clusters closed to each chunklet (those with ``count > 0``).
+    used : ndarray of shape (n_clusters,), integer, INOUT
+        Chunklets placed in each cluster.
+    """
     used[j] += step
     for t in range(indptr[u], indptr[u + 1]):
         nb = indices[t]
@@ -33,17 +46,17 @@ def search_components(cost, weight, order, comp_ptr, indptr, indices, max_steps,
 
     Parameters
     ----------
-    cost : ndarray of shape (c, n_clusters)
+    cost : ndarray of shape (c, n_clusters), float64, IN
         Cost of each chunklet in each cluster.
-    weight : ndarray of shape (c,)
+    weight : ndarray of shape (c,), integer, IN
         Chunklet sizes (ties in the order go to the larger).
-    order : ndarray of shape (c,)
+    order : ndarray of shape (c,), integer, IN
         Chunklets grouped by component, ascending within each.
-    comp_ptr : ndarray of shape (n_components + 1,)
+    comp_ptr : ndarray of shape (n_components + 1,), integer, IN
         Component ``g`` is ``order[comp_ptr[g]:comp_ptr[g + 1]]``.
-    indptr, indices : ndarray
+    indptr, indices : ndarray, integer, IN
         Cannot-link neighbours of each chunklet (CSR, within its component).
-    max_steps : ndarray of shape (n_components,)
+    max_steps : ndarray of shape (n_components,), integer, IN
         Placements the search of each component may make before giving up.
     interchangeable : bool
         Costs do not tell the clusters apart: of the clusters still empty in a
@@ -51,9 +64,9 @@ def search_components(cost, weight, order, comp_ptr, indptr, indices, max_steps,
 
     Returns
     -------
-    labels : ndarray of shape (c,)
+    labels : ndarray of shape (c,), intp
         Cluster of each chunklet; -1 in components without an assignment.
-    status : ndarray of shape (n_components,)
+    status : ndarray of shape (n_components,), intp
         ``OK``, ``INFEASIBLE`` (proven: no assignment exists) or ``GAVE_UP``.
     """
     c, k = cost.shape

@@ -1,5 +1,5 @@
-"""Kernels shared by every Mahalanobis learner: paired distances and the
-weighted sum of outer products of pair differences."""
+"""Kernels shared by the Mahalanobis learners: paired squared distances and
+the weighted sum of outer products of pair differences."""
 
 import numpy as np
 from numba import njit, prange
@@ -12,7 +12,25 @@ _BLOCK = 256
 def _paired_sq_mahalanobis(diff, M):
     """``out[i] = diff[i] @ M @ diff[i]``, block by block: one BLAS product
     ``diff[block] @ M`` per block of ``_BLOCK`` rows, then the row-wise dot
-    products with ``diff[block]`` (memory beyond the result: one block)."""
+    products with ``diff[block]`` (memory beyond the result: one block per
+    thread).
+
+    Compiled twice: :func:`paired_sq_mahalanobis` (serial) and a ``prange``
+    twin, chosen by :func:`get_paired_sq_mahalanobis`. Each block writes its
+    own rows of ``out``, so both give the same result.
+
+    Parameters
+    ----------
+    diff : ndarray of shape (n, d), float64, IN
+        Pair differences, one per row.
+    M : ndarray of shape (d, d), float64, IN
+        The metric (copied to C order if it is not).
+
+    Returns
+    -------
+    out : ndarray of shape (n,), float64
+        Newly allocated.
+    """
     n, d = diff.shape
     out = np.empty(n)
     Mc = np.ascontiguousarray(M)
@@ -37,7 +55,8 @@ _paired_sq_mahalanobis_parallel = njit(cache=True, parallel=True)(
 
 
 def get_paired_sq_mahalanobis(n_jobs=1):
-    """The serial kernel, or its ``prange`` twin when ``n_jobs != 1``."""
+    """The serial kernel when ``n_jobs`` is ``None`` or 1, else its ``prange``
+    twin (run on numba's current number of threads, which the caller sets)."""
     if n_jobs is None or n_jobs == 1:
         return paired_sq_mahalanobis
     return _paired_sq_mahalanobis_parallel
@@ -49,6 +68,18 @@ def weighted_outer_sum(diff, w):
 
     Runs block by block through BLAS, so the memory it needs beyond the result
     is one ``(block, d)`` buffer, never an ``(n, d, d)`` tensor.
+
+    Parameters
+    ----------
+    diff : ndarray of shape (n, d), float64, IN
+        Pair differences, one per row.
+    w : ndarray of shape (n,), float64, IN
+        Weight of each row (any sign).
+
+    Returns
+    -------
+    out : ndarray of shape (d, d), float64
+        Newly allocated, exactly symmetric.
     """
     n, d = diff.shape
     out = np.zeros((d, d))

@@ -1,11 +1,12 @@
-"""ITML kernel: one cyclic sweep of Bregman projections (Davis et al. 2007).
+"""ITML kernels: cyclic sweeps of Bregman projections (Davis et al. 2007), one
+at a time or until the dual variables settle.
 
 Each constraint ``delta * (v^T M v - xi) <= 0`` (``delta = +1`` for a similar
 pair, ``-1`` for a dissimilar one) is visited once per sweep. Its projection
 is a rank-one update ``M <- M + beta (M v)(M v)^T``: O(d^2) work, no
 allocation. The state (``M``, the dual variables ``lam`` and the slack targets
-``xi``) belongs to the solver that calls the sweep and is updated in place;
-the pair differences ``V`` are only read.
+``xi``) belongs to the solver that calls the sweep and is updated in place
+(INOUT); the pair differences ``V`` and the bounds ``delta`` are only read (IN).
 """
 
 import numpy as np
@@ -21,7 +22,15 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 @njit(cache=True, fastmath=_FASTMATH)
 def _multiply(M, v, u):
     """``u = M v`` by rows, eight at a time: each row is a contiguous dot
-    product with ``v``, and eight of them share every load of ``v``."""
+    product with ``v``, and eight of them share every load of ``v``.
+
+    Parameters
+    ----------
+    M : ndarray of shape (d, d), float64, IN
+    v : ndarray of shape (d,), float64, IN
+    u : ndarray of shape (d,), float64, OUT
+        Overwritten with ``M v``.
+    """
     d = M.shape[0]
     j = 0
     while j + 8 <= d:
@@ -66,7 +75,15 @@ def _multiply(M, v, u):
 def _update(M, t, sign):
     """``M += sign * t t^T``. The change of ``M[j, i]`` is ``sign * t[j]``
     (exact) times ``t[i]``, the same product as for ``M[i, j]``: ``M`` stays
-    exactly symmetric, so its rows are its columns."""
+    exactly symmetric, so its rows are its columns.
+
+    Parameters
+    ----------
+    M : ndarray of shape (d, d), float64, INOUT
+    t : ndarray of shape (d,), float64, IN
+    sign : float
+        ``1.0`` or ``-1.0``.
+    """
     d = M.shape[0]
     for j in range(d):
         b = sign * t[j]
@@ -83,6 +100,22 @@ def _project(p, c, delta, lam, xi, gproj, inv_gamma):
     the dual variable so that it stays non-negative; updates ``lam[c]`` and
     ``xi[c]`` and returns ``beta`` of the update ``M <- M + beta (Mv)(Mv)^T``,
     ``0.0`` when the projection changes nothing.
+
+    Parameters
+    ----------
+    p : float
+    c : int
+    delta : ndarray of shape (m,), float64, IN
+    lam : ndarray of shape (m,), float64, INOUT
+        Only ``lam[c]`` is updated.
+    xi : ndarray of shape (m,), float64, INOUT
+        Only ``xi[c]`` is updated.
+    gproj, inv_gamma : float
+        ``gamma / (gamma + 1)`` and ``1 / gamma`` (1 and 0 for ``gamma = inf``).
+
+    Returns
+    -------
+    beta : float
     """
     dl = delta[c]
     alpha = dl * gproj * (1.0 / p - 1.0 / xi[c])
@@ -109,7 +142,12 @@ _ROWS_MIN_FEATURES = 12
 @njit(cache=True)
 def _sweep_columns(M, V, delta, lam, xi, gproj, inv_gamma):
     """:func:`bregman_sweep` for few features: ``u = M v`` column by column
-    (skipping the zeros of ``v``), then the rank-one update."""
+    (skipping the zeros of ``v``), then the rank-one update.
+
+    Arguments as in :func:`bregman_sweep` (``M``, ``lam`` and ``xi`` INOUT,
+    ``V`` and ``delta`` IN), with ``gamma`` given as ``gproj`` and
+    ``inv_gamma`` (see :func:`_project`); returns ``n_updates``.
+    """
     m, d = V.shape
     u = np.empty(d)
     n_updates = 0
@@ -141,7 +179,12 @@ def _sweep_columns(M, V, delta, lam, xi, gproj, inv_gamma):
 @njit(cache=True, fastmath=_FASTMATH)
 def _sweep_rows(M, V, delta, lam, xi, gproj, inv_gamma):
     """:func:`bregman_sweep` with ``M v`` by rows (:func:`_multiply`) and the
-    update row by row (:func:`_update`)."""
+    update row by row (:func:`_update`).
+
+    Arguments as in :func:`bregman_sweep` (``M``, ``lam`` and ``xi`` INOUT,
+    ``V`` and ``delta`` IN), with ``gamma`` given as ``gproj`` and
+    ``inv_gamma`` (see :func:`_project`); returns ``n_updates``.
+    """
     m, d = V.shape
     u = np.empty(d)
     t = np.empty(d)
@@ -176,16 +219,16 @@ def bregman_sweep(M, V, delta, lam, xi, gamma):
 
     Parameters
     ----------
-    M : ndarray of shape (d, d)
+    M : ndarray of shape (d, d), float64, C order, INOUT
         Symmetric positive definite matrix, updated in place; it stays
         exactly symmetric.
-    V : ndarray of shape (m, d)
+    V : ndarray of shape (m, d), float64, IN
         Pair differences ``x - x'``, one constraint per row.
-    delta : ndarray of shape (m,)
+    delta : ndarray of shape (m,), float64, IN
         ``+1.0`` for an upper bound (similar pair), ``-1.0`` for a lower bound.
-    lam : ndarray of shape (m,)
+    lam : ndarray of shape (m,), float64, INOUT
         Dual variables (non-negative), updated in place.
-    xi : ndarray of shape (m,)
+    xi : ndarray of shape (m,), float64, INOUT
         Slack targets (positive), updated in place.
     gamma : float
         Weight of the slack divergence; ``inf`` keeps ``xi`` fixed (hard
@@ -212,7 +255,20 @@ def bregman_sweep(M, V, delta, lam, xi, gamma):
 @njit(cache=True)
 def _logdet_spd(M, work):
     """``log det M`` by a Cholesky factorisation into ``work``; ``nan`` when
-    ``M`` is not (numerically) positive definite."""
+    ``M`` is not (numerically) positive definite.
+
+    Parameters
+    ----------
+    M : ndarray of shape (d, d), float64, IN
+        Only its lower triangle is read.
+    work : ndarray of shape (d, d), float64, OUT
+        Its lower triangle receives the Cholesky factor (up to the column
+        where a non-positive pivot stops it); the upper triangle is untouched.
+
+    Returns
+    -------
+    logdet : float
+    """
     d = M.shape[0]
     total = 0.0
     for j in range(d):
@@ -244,14 +300,40 @@ def bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0, max_sweeps,
     ``sum |lam - lam_old| / sum lam``, to ``change[s]``. The run stops after a
     sweep whose change is below ``tol`` or that changed nothing.
 
-    ``M``, ``lam`` and ``xi`` are the solver's state, updated in place (as in
-    :func:`bregman_sweep`); ``objective`` and ``change`` are outputs of length
-    at least ``max_sweeps``.
+    Parameters
+    ----------
+    M : ndarray of shape (d, d), float64, C order, INOUT
+        The solver's matrix, updated in place (as in :func:`bregman_sweep`).
+    V : ndarray of shape (m, d), float64, IN
+        Pair differences, one constraint per row.
+    delta : ndarray of shape (m,), float64, IN
+        ``+1.0`` (similar pair) or ``-1.0`` (dissimilar pair).
+    lam : ndarray of shape (m,), float64, INOUT
+        Dual variables, updated in place.
+    xi : ndarray of shape (m,), float64, INOUT
+        Slack targets, updated in place.
+    xi0 : ndarray of shape (m,), float64, IN
+        The initial slack targets (the prior of the slack divergence).
+    gamma : float
+        As in :func:`bregman_sweep`.
+    M0_inv : ndarray of shape (d, d), float64, IN
+        Inverse of the prior ``M0`` (symmetric).
+    logdet0 : float
+        ``log det M0``.
+    max_sweeps : int
+    tol : float
+    objective : ndarray of shape (>= max_sweeps,), float64, OUT
+        Entries ``[0, n_sweeps)`` are written, the rest are left alone.
+    change : ndarray of shape (>= max_sweeps,), float64, OUT
+        Entries ``[0, n_sweeps)`` are written, the rest are left alone.
 
     Returns
     -------
     n_sweeps : int
+        Sweeps run (entries written to ``objective`` and ``change``).
     converged : bool
+        ``False`` when ``max_sweeps`` ran out or ``M`` lost positive
+        definiteness.
     """
     d = M.shape[0]
     m = lam.shape[0]

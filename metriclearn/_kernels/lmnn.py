@@ -6,6 +6,9 @@ Every kernel takes the points sorted by class, so that the points of class
 ``n x n`` matrix: distances are formed ``block x chunk`` at a time (one GEMM
 per tile), so the memory they need beyond their outputs is one tile per
 thread (and a copy of the outputs per group of tiles run in parallel).
+
+:func:`target_neighbors` and :func:`push_loss_terms` each have a ``prange``
+twin, chosen by :func:`get_target_neighbors` and :func:`get_push_loss_terms`.
 """
 
 import math
@@ -22,7 +25,19 @@ _CHUNK = 2048
 @njit(cache=True)
 def class_blocks(bounds, block):
     """Blocks of at most ``block`` consecutive rows that never straddle two
-    classes: an array of ``(start, stop, class_start, class_stop)`` rows."""
+    classes.
+
+    Parameters
+    ----------
+    bounds : ndarray of shape (n_classes + 1,), integer, IN
+        Class boundaries (as in the module docstring).
+    block : int
+
+    Returns
+    -------
+    blocks : ndarray of shape (n_blocks, 4), intp
+        Rows ``(start, stop, class_start, class_stop)``.
+    """
     n_classes = bounds.shape[0] - 1
     count = 0
     for c in range(n_classes):
@@ -81,8 +96,26 @@ def _target_neighbors(X, bounds, n_neighbors, block):
 
     ``X`` is sorted by class (``bounds`` as in the module docstring). A point
     is never its own neighbour, also when it has duplicates (those are other
-    points, at distance zero). Ties are broken by the smaller index. Returns
-    an ``(n, n_neighbors)`` array of row indices, nearest first.
+    points, at distance zero). Ties are broken by the smaller index.
+
+    Compiled twice: :func:`target_neighbors` (serial) and a ``prange`` twin,
+    chosen by :func:`get_target_neighbors`. Each block of rows writes its own
+    rows of the result, so both give the same result.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64, IN
+    bounds : ndarray of shape (n_classes + 1,), integer, IN
+    n_neighbors : int
+        At most the size of the smallest class minus one (a missing
+        neighbour would be ``-1``).
+    block : int
+        Rows per block (``_BLOCK``).
+
+    Returns
+    -------
+    targets : ndarray of shape (n, n_neighbors), intp
+        Row indices into ``X``, nearest first.
     """
     n = X.shape[0]
     k = n_neighbors
@@ -125,7 +158,18 @@ _target_neighbors_parallel = njit(cache=True, parallel=True)(_target_neighbors)
 
 @njit(cache=True)
 def target_distances(Z, targets):
-    """Squared distances ``||z_i - z_{targets[i, t]}||^2``, shape ``(n, k)``."""
+    """Squared distances ``||z_i - z_{targets[i, t]}||^2``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, r), float64, IN
+        The mapped points ``X L^T``.
+    targets : ndarray of shape (n, k), integer, IN
+
+    Returns
+    -------
+    dist_t : ndarray of shape (n, k), float64
+    """
     n, k = targets.shape
     out = np.empty((n, k))
     for i in range(n):
@@ -141,6 +185,19 @@ def target_weight_terms(X, targets, weights):
 
     With them, ``sum_ij W_ij (x_i - x_j)(x_i - x_j)^T`` is
     ``X^T diag(s + c) X - X^T P - P^T X`` (see :func:`push_loss_terms`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64, IN
+    targets : ndarray of shape (n, k), integer, IN
+    weights : ndarray of shape (n, k), float64, IN
+
+    Returns
+    -------
+    s, c : ndarray of shape (n,), float64
+        Row and column sums of ``W``.
+    P : ndarray of shape (n, d), float64
+        ``W @ X``.
     """
     n, k = targets.shape
     d = X.shape[1]
@@ -168,6 +225,15 @@ def class_pair_tiles(bounds, block, chunk):
     most ``block`` rows of one class) against columns ``c0:c1`` (at most
     ``chunk`` points of the classes after it in the sorted order). Every
     pair of points of different classes is in exactly one tile.
+
+    Parameters
+    ----------
+    bounds : ndarray of shape (n_classes + 1,), integer, IN
+    block, chunk : int
+
+    Returns
+    -------
+    tiles : ndarray of shape (n_tiles, 4), intp
     """
     n = bounds[-1]
     blocks = class_blocks(bounds, block)
@@ -189,7 +255,16 @@ def class_pair_tiles(bounds, block, chunk):
 @njit(cache=True)
 def margin_radii(dist_t):
     """``1 + max_j dist_t[i, j]``: inside it, a point of another class is an
-    impostor of ``i``."""
+    impostor of ``i``.
+
+    Parameters
+    ----------
+    dist_t : ndarray of shape (n, k), float64, IN
+
+    Returns
+    -------
+    radii : ndarray of shape (n,), float64
+    """
     n, k = dist_t.shape
     radii = np.empty(n)
     for i in range(n):
@@ -211,6 +286,24 @@ def _row_terms(i, found, m, X, Z, dist_t, radii, w_target, deg, P, sums, squared
 
     Called once per row and tile rather than once per pair: a call passes
     arrays, whose reference counting would otherwise cost more than the pair.
+
+    Parameters
+    ----------
+    i, m : int
+    found : ndarray of shape (>= m,), integer, IN
+    X : ndarray of shape (n, d), float64, IN
+    Z : ndarray of shape (n, r), float64, IN
+    dist_t : ndarray of shape (n, k), float64, IN
+    radii : ndarray of shape (n,), float64, IN
+    w_target : ndarray of shape (n, k), float64, INOUT
+        Accumulated into (rows ``i`` and ``l``).
+    deg : ndarray of shape (n,), float64, INOUT
+        Accumulated into (entries ``i`` and ``l``).
+    P : ndarray of shape (n, d), float64, INOUT
+        Accumulated into (row ``i``).
+    sums : ndarray of shape (2,), float64, INOUT
+        Loss and number of active triplets, accumulated into.
+    squared : bool
     """
     k = dist_t.shape[1]
     d = X.shape[1]
@@ -274,7 +367,24 @@ def _push_loss_terms(X, Z, bounds, targets, dist_t, block, chunk, n_groups, squa
     The tiles are dealt round-robin to ``n_groups`` groups, each with its own
     outputs, summed at the end: the groups run in parallel in the ``prange``
     twin without races, and the result depends on ``n_groups`` but not on
-    the threads.
+    the threads. :func:`push_loss_terms` is the serial kernel; its ``prange``
+    twin is chosen by :func:`get_push_loss_terms`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_features), float64, IN
+        Points sorted by class.
+    Z : ndarray of shape (n, r), float64, IN
+        ``X L^T``.
+    bounds : ndarray of shape (n_classes + 1,), integer, IN
+    targets : ndarray of shape (n, k), integer, IN
+    dist_t : ndarray of shape (n, k), float64, IN
+        :func:`target_distances` of ``Z`` and ``targets``.
+    block, chunk : int
+        Tile shape (``_BLOCK``, ``_CHUNK``).
+    n_groups : int
+        Groups of tiles, each with its own copy of the outputs.
+    squared : bool
 
     Returns
     -------
@@ -355,14 +465,16 @@ _push_loss_terms_parallel = njit(cache=True, parallel=True)(_push_loss_terms)
 
 
 def get_target_neighbors(n_jobs=1):
-    """The serial kernel, or its ``prange`` twin when ``n_jobs != 1``."""
+    """The serial kernel when ``n_jobs`` is ``None`` or 1, else its ``prange``
+    twin (run on numba's current number of threads, which the caller sets)."""
     if n_jobs is None or n_jobs == 1:
         return target_neighbors
     return _target_neighbors_parallel
 
 
 def get_push_loss_terms(n_jobs=1):
-    """The serial kernel, or its ``prange`` twin when ``n_jobs != 1``."""
+    """The serial kernel when ``n_jobs`` is ``None`` or 1, else its ``prange``
+    twin (run on numba's current number of threads, which the caller sets)."""
     if n_jobs is None or n_jobs == 1:
         return push_loss_terms
     return _push_loss_terms_parallel

@@ -18,6 +18,17 @@ def project_psd_trace(M, bound):
     ``bound``, shift them down by the ``theta`` that makes the sum of the
     positive parts equal ``bound`` (the projection onto the capped simplex).
     One eigen-decomposition, exact.
+
+    Parameters
+    ----------
+    M : ndarray of shape (d, d), float64, IN
+        Symmetrised (``(M + M^T) / 2``) before the decomposition.
+    bound : float
+
+    Returns
+    -------
+    P : ndarray of shape (d, d), float64
+        The projection, newly allocated.
     """
     w, V = np.linalg.eigh(0.5 * (M + M.T))
     d = w.shape[0]
@@ -54,6 +65,25 @@ def diagonal_objective(a, s_sum, diff_sq_D, c):
     ``(h, grad, hess)``. Pairs at distance zero under ``a`` contribute no
     curvature (their square root is not differentiable there); the estimator
     removes pairs of identical points beforehand.
+
+    Parameters
+    ----------
+    a : ndarray of shape (d,), float64, IN
+        The diagonal of ``M``.
+    s_sum : ndarray of shape (d,), float64, IN
+        Sum of the squared differences of the similar pairs.
+    diff_sq_D : ndarray of shape (n, d), float64, IN
+        Squared differences of the dissimilar pairs, one per row.
+    c : float
+        Weight of the log term.
+
+    Returns
+    -------
+    h : float
+        ``inf`` when every dissimilar pair is at distance zero (``grad`` and
+        ``hess`` are then zero).
+    grad : ndarray of shape (d,), float64
+    hess : ndarray of shape (d, d), float64
     """
     n, d = diff_sq_D.shape
     u = np.zeros(d)
@@ -89,7 +119,19 @@ def diagonal_objective(a, s_sum, diff_sq_D, c):
 
 @njit(cache=True)
 def diagonal_value(a, s_sum, diff_sq_D, c):
-    """``h(a)`` alone (for the line search): O(n d), no derivatives."""
+    """``h(a)`` alone (for the line search): O(n d), no derivatives.
+
+    Parameters
+    ----------
+    a, s_sum : ndarray of shape (d,), float64, IN
+    diff_sq_D : ndarray of shape (n, d), float64, IN
+    c : float
+        As in :func:`diagonal_objective`.
+
+    Returns
+    -------
+    h : float
+    """
     n, d = diff_sq_D.shape
     S = 0.0
     for i in range(n):

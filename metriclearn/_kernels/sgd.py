@@ -23,7 +23,17 @@ _BLOCK = 2048
 
 @njit(cache=True)
 def _gather(X, pairs, order, start, buf):
-    """``buf[i] = X[pairs[order[start + i], 0]] - X[pairs[order[start + i], 1]]``."""
+    """``buf[i] = X[pairs[order[start + i], 0]] - X[pairs[order[start + i], 1]]``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    pairs : ndarray of shape (n_pairs, 2), integer, IN
+    order : ndarray, integer, IN
+    start : int
+    buf : ndarray of shape (m, d), float64, OUT
+        Overwritten; ``m`` rows are gathered.
+    """
     m, d = buf.shape
     for i in range(m):
         p = order[start + i]
@@ -41,6 +51,21 @@ def _batch_weights(Z, labels, order, start, alpha, margin, sq, w):
     ``w`` is 1 for a similar pair and ``-alpha`` for a dissimilar pair whose
     hinge ``margin - sq`` is active (0 otherwise): the gradient of the batch
     loss is then ``2 (w * Z)^T D`` summed over the batch.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m, k), float64, IN
+        Mapped differences of the batch.
+    labels : ndarray of shape (n_pairs,), integer, IN
+    order : ndarray, integer, IN
+    start : int
+    alpha, margin : float
+    sq : ndarray of shape (m,), float64, OUT
+    w : ndarray of shape (m,), float64, OUT
+
+    Returns
+    -------
+    loss : float
     """
     m, k = Z.shape
     loss = 0.0
@@ -69,6 +94,9 @@ def _contrastive_weights(Z, labels, order, start, alpha, margin, sq, w):
     ``w`` is the derivative of the pair's loss with respect to ``sq``: 1, or
     ``-alpha (margin - r) / r`` with ``r = ||z||`` (0 when ``r = 0``, where
     the loss has no gradient; ``w z`` stays bounded as ``r`` goes to 0).
+
+    Arguments as in :func:`_batch_weights` (``sq`` and ``w`` OUT, the others
+    IN); returns the summed loss.
     """
     m, k = Z.shape
     loss = 0.0
@@ -92,6 +120,8 @@ def _contrastive_weights(Z, labels, order, start, alpha, margin, sq, w):
 
 @njit(cache=True)
 def _weights(Z, labels, order, start, alpha, margin, sq, w, loss):
+    """:func:`_contrastive_weights` when ``loss == CONTRASTIVE``, else
+    :func:`_batch_weights` (``sq`` and ``w`` OUT, the other arrays IN)."""
     if loss == CONTRASTIVE:
         return _contrastive_weights(Z, labels, order, start, alpha, margin, sq, w)
     return _batch_weights(Z, labels, order, start, alpha, margin, sq, w)
@@ -118,19 +148,20 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
 
     Parameters
     ----------
-    X : ndarray of shape (n_points, d), float64, C order
-    pairs : ndarray of shape (n_pairs, 2), integer
+    X : ndarray of shape (n_points, d), float64, C order, IN
+    pairs : ndarray of shape (n_pairs, 2), integer, IN
         Row indices into ``X``.
-    labels : ndarray of shape (n_pairs,), integer; > 0 means similar
-    order : ndarray of shape (n_steps_pairs,), integer
+    labels : ndarray of shape (n_pairs,), integer, IN
+        ``> 0`` means similar.
+    order : ndarray of shape (n_steps_pairs,), integer, IN
         Which pairs, in which order; ``len(etas)`` batches are taken from it.
-    L0 : ndarray of shape (k, d), float64, C order
-        Starting map (not modified).
-    etas : ndarray of shape (n_steps,), float64
+    L0 : ndarray of shape (k, d), float64, C order, IN
+        Starting map (not modified; the steps run on a copy).
+    etas : ndarray of shape (n_steps,), float64, IN
         Learning rate of each step.
     batch_size : int
     alpha, margin : float
-    precond : ndarray of shape (d,), float64
+    precond : ndarray of shape (d,), float64, IN
         Diagonal preconditioner: column ``j`` of every step is multiplied by
         ``precond[j]``.
     loss : int
@@ -138,10 +169,11 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
 
     Returns
     -------
-    L : ndarray of shape (k, d)
-        The map after the steps.
-    losses : ndarray of shape (n_steps,)
-        Summed loss of each batch at the map it was taken at.
+    L : ndarray of shape (k, d), float64
+        The map after the steps, newly allocated.
+    losses : ndarray of shape (n_steps,), float64
+        Summed loss of each batch at the map it was taken at (0 for steps
+        beyond the end of ``order``, which are not taken).
     """
     k, d = L0.shape
     n_steps = etas.shape[0]
@@ -185,7 +217,24 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
 def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
     """Mean pair loss (hinge or contrastive) over all pairs at ``L`` and its
     gradient, in blocks (the full-batch counterpart of one :func:`sgd_steps`
-    step)."""
+    step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    pairs : ndarray of shape (n_pairs, 2), integer, IN
+    labels : ndarray of shape (n_pairs,), integer, IN
+    L : ndarray of shape (k, d), float64, IN
+    alpha, margin : float
+    loss : int
+        ``HINGE`` or ``CONTRASTIVE``.
+
+    Returns
+    -------
+    loss : float
+        Mean loss over the pairs.
+    grad : ndarray of shape (k, d), float64
+    """
     k, d = L.shape
     n = pairs.shape[0]
     LT = np.ascontiguousarray(L.T)
@@ -211,7 +260,18 @@ def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
 @njit(cache=True)
 def pair_sq_distances(X, pairs, L):
     """``||L (X[a] - X[b])||^2`` for every index pair ``(a, b)``, block by
-    block (never an ``(n_pairs, d)`` array of differences)."""
+    block (never an ``(n_pairs, d)`` array of differences).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    pairs : ndarray of shape (n_pairs, 2), integer, IN
+    L : ndarray of shape (k, d), float64, IN
+
+    Returns
+    -------
+    sq : ndarray of shape (n_pairs,), float64
+    """
     k, d = L.shape
     n = pairs.shape[0]
     LT = np.ascontiguousarray(L.T)

@@ -55,6 +55,28 @@ def _triplet_batch(X, triplets, order, start, LT, loss, margin, temperature, ste
     ``step_scale = 1`` that of ``temperature`` times the loss (the steps'
     choice: the same minimisers, and gradients bounded like the triplet
     loss's whatever the temperature).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    triplets : ndarray of shape (n_triplets, 3), integer, IN
+    order : ndarray, integer, IN
+    start : int
+    LT : ndarray of shape (d, k), float64, C order, IN
+        ``L^T``.
+    loss : int
+    margin, temperature, step_scale : float
+    Dp, Dn : ndarray of shape (m, d), float64, OUT
+        Overwritten with the differences ``x_a - x_p`` and ``x_a - x_n``.
+    Zp, Zn : ndarray of shape (m, k), float64, OUT
+        Work arrays: ``D L^T``, then scaled by the loss derivatives.
+    G : ndarray of shape (k, d), float64, OUT
+        Overwritten with half the gradient (see above).
+
+    Returns
+    -------
+    loss : float
+        Summed loss of the ``m`` triplets (not scaled by ``temperature``).
     """
     m, d = Dp.shape
     k = Zp.shape[1]
@@ -110,22 +132,26 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
 
     Parameters
     ----------
-    X : ndarray of shape (n_points, d), float64, C order
-    triplets : ndarray of shape (n_triplets, 3), integer
+    X : ndarray of shape (n_points, d), float64, C order, IN
+    triplets : ndarray of shape (n_triplets, 3), integer, IN
         Rows of ``X``: anchor, positive, negative.
-    order : ndarray of shape (n_steps_triplets,), integer
-    L0 : ndarray of shape (k, d), float64 (not modified)
-    etas : ndarray of shape (n_steps,), float64
+    order : ndarray of shape (n_steps_triplets,), integer, IN
+    L0 : ndarray of shape (k, d), float64, IN
+        Starting map (not modified; the steps run on a copy).
+    etas : ndarray of shape (n_steps,), float64, IN
     batch_size : int
     loss : int
+        ``TRIPLET`` or ``INFONCE``.
     margin, temperature : float
-    precond : ndarray of shape (d,), float64
+    precond : ndarray of shape (d,), float64, IN
 
     Returns
     -------
-    L : ndarray of shape (k, d)
-    losses : ndarray of shape (n_steps,)
-        Summed loss of each batch at the map it was taken at.
+    L : ndarray of shape (k, d), float64
+        The map after the steps, newly allocated.
+    losses : ndarray of shape (n_steps,), float64
+        Summed loss of each batch at the map it was taken at (0 for steps
+        beyond the end of ``order``, which are not taken).
     """
     k, d = L0.shape
     n_steps = etas.shape[0]
@@ -162,7 +188,23 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
 @njit(cache=True)
 def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
     """Mean triplet loss over all triplets at ``L`` and its gradient (the
-    full-batch counterpart of one :func:`triplet_steps` step)."""
+    full-batch counterpart of one :func:`triplet_steps` step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    triplets : ndarray of shape (n_triplets, 3), integer, IN
+    L : ndarray of shape (k, d), float64, IN
+    loss : int
+    margin, temperature : float
+
+    Returns
+    -------
+    loss : float
+        Mean loss (for ``INFONCE``, not scaled by ``temperature``).
+    grad : ndarray of shape (k, d), float64
+        Its gradient.
+    """
     k, d = L.shape
     n = triplets.shape[0]
     LT = np.ascontiguousarray(L.T)
@@ -181,7 +223,18 @@ def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
 
 @njit(cache=True)
 def triplet_sq_distances(X, triplets, L):
-    """``d2(a, p)`` and ``d2(a, n)`` of every index triplet, block by block."""
+    """``d2(a, p)`` and ``d2(a, n)`` of every index triplet, block by block.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    triplets : ndarray of shape (n_triplets, 3), integer, IN
+    L : ndarray of shape (k, d), float64, IN
+
+    Returns
+    -------
+    d2 : ndarray of shape (n_triplets, 2), float64
+    """
     k, d = L.shape
     n = triplets.shape[0]
     LT = np.ascontiguousarray(L.T)
@@ -223,8 +276,24 @@ def mine_negatives(D2, codes_b, miner, margin, u, sel):
       uniformly by ``u[i]`` in [0, 1);
     - ``EASY``: one candidate with ``dn >= dp + margin``, drawn likewise.
 
-    Writes the batch columns of the mined negatives of anchor ``i`` to
-    ``sel[i, :count[i]]`` and returns ``count`` (0 when none qualifies).
+    Parameters
+    ----------
+    D2 : ndarray of shape (b, m), float64, IN
+        Squared distances from each anchor to every point of the batch.
+    codes_b : ndarray of shape (m,), integer, IN
+        Class code of each point of the batch.
+    miner : int
+    margin : float
+    u : ndarray of shape (b,), float64, IN
+        Uniform draws in [0, 1) (read by ``SEMIHARD`` and ``EASY``).
+    sel : ndarray of shape (b, m), integer, OUT
+        Row ``i`` receives the batch columns of the mined negatives of anchor
+        ``i`` in ``sel[i, :count[i]]``; its other entries are work space.
+
+    Returns
+    -------
+    count : ndarray of shape (b,), intp
+        Mined negatives of each anchor (0 when none qualifies).
     """
     b, m = D2.shape
     count = np.zeros(b, dtype=np.intp)
@@ -271,7 +340,12 @@ def _mined_batch(X, codes, anchors, positives, u, start, b, LT, loss, miner, mar
                  temperature, step_scale):
     """Summed loss of the anchors ``start : start + b`` and half the gradient
     of the summed loss (``G``, shape ``(k, d)``), with negatives mined among
-    the batch's points at ``L`` (``step_scale`` as in :func:`_triplet_batch`)."""
+    the batch's points at ``L`` (``step_scale`` as in :func:`_triplet_batch`).
+
+    Every array argument (``X``, ``codes``, ``anchors``, ``positives``, ``u``,
+    ``LT``) is IN; the batch's work arrays are allocated here. Returns
+    ``(loss, G)``.
+    """
     d, k = LT.shape
     m = 2 * b
     Xb = np.empty((m, d))
@@ -364,22 +438,28 @@ def mined_steps(X, codes, anchors, positives, u, L0, etas, batch_size, loss, min
 
     Parameters
     ----------
-    X : ndarray of shape (n_points, d), float64, C order
-    codes : ndarray of shape (n_points,), integer class codes
-    anchors, positives : ndarray of shape (n_anchors,), integer rows of ``X``
-    u : ndarray of shape (n_anchors,), float64 in [0, 1)
-    L0 : ndarray of shape (k, d), float64 (not modified)
-    etas : ndarray of shape (n_steps,)
+    X : ndarray of shape (n_points, d), float64, C order, IN
+    codes : ndarray of shape (n_points,), integer, IN
+        Class code of each point.
+    anchors, positives : ndarray of shape (n_anchors,), integer, IN
+        Rows of ``X``.
+    u : ndarray of shape (n_anchors,), float64, IN
+        Draws in [0, 1) for the miners that pick one negative.
+    L0 : ndarray of shape (k, d), float64, IN
+        Starting map (not modified; the steps run on a copy).
+    etas : ndarray of shape (n_steps,), float64, IN
     batch_size : int
     loss, miner : int
     margin, temperature : float
-    precond : ndarray of shape (d,)
+    precond : ndarray of shape (d,), float64, IN
 
     Returns
     -------
-    L : ndarray of shape (k, d)
-    losses : ndarray of shape (n_steps,)
-        Summed loss of each batch at the map it was taken at.
+    L : ndarray of shape (k, d), float64
+        The map after the steps, newly allocated.
+    losses : ndarray of shape (n_steps,), float64
+        Summed loss of each batch at the map it was taken at (0 for steps
+        beyond the end of ``anchors``, which are not taken).
     """
     k, d = L0.shape
     n_steps = etas.shape[0]
@@ -407,7 +487,26 @@ def mined_steps(X, codes, anchors, positives, u, L0, etas, batch_size, loss, min
 @njit(cache=True)
 def mined_loss_grad(X, codes, anchors, positives, u, L, loss, miner, margin, temperature):
     """Mean mined loss of one batch (all the anchors given) at ``L`` and its
-    gradient: the counterpart of one :func:`mined_steps` step."""
+    gradient: the counterpart of one :func:`mined_steps` step.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_points, d), float64, IN
+    codes : ndarray of shape (n_points,), integer, IN
+    anchors, positives : ndarray of shape (b,), integer, IN
+    u : ndarray of shape (b,), float64, IN
+    L : ndarray of shape (k, d), float64, IN
+    loss, miner : int
+    margin, temperature : float
+
+    Returns
+    -------
+    loss : float
+        Mean loss over the anchors (for ``INFONCE``, not scaled by
+        ``temperature``).
+    grad : ndarray of shape (k, d), float64
+        Its gradient.
+    """
     LT = np.ascontiguousarray(L.T)
     b = anchors.shape[0]
     value, G = _mined_batch(X, codes, anchors, positives, u, 0, b, LT, loss, miner,
