@@ -10,6 +10,8 @@ itself: :func:`mmc_objective` and :func:`mmc_diagonal_objective` (MMC),
 losses) and :func:`triplet_objective` (its triplet losses).
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -45,6 +47,27 @@ def _split_differences(pairs, y):
     t = check_tuples(pairs, y, size=2)
     diff = t.differences()
     return diff[t.y == 1], diff[t.y == -1]
+
+
+def _check_positive(strict=True, **values):
+    """Each named value a finite real number, > 0 (``strict``) or >= 0."""
+    for name, value in values.items():
+        ok = isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
+        if not ok or value < 0 or (strict and value == 0):
+            bound = "> 0" if strict else ">= 0"
+            raise ValueError(f"{name} must be a finite real number {bound}; got {value!r}")
+
+
+def _check_components(components, n_features):
+    """``components`` as a finite float64 map of shape (k, n_features)."""
+    L = np.ascontiguousarray(components, dtype=np.float64)
+    if L.ndim != 2 or L.shape[1] != n_features or L.shape[0] == 0:
+        raise ValueError(
+            f"components must have shape (n_components, {n_features}); got shape {L.shape}"
+        )
+    if not np.all(np.isfinite(L)):
+        raise ValueError("components contains NaN or infinity")
+    return L
 
 
 # --------------------------------------------------------------------------
@@ -242,7 +265,9 @@ def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
         raise ValueError(f"loss must be 'hinge' or 'contrastive'; got {loss!r}")
     t = check_tuples(pairs, y, size=2, preprocessor=check_preprocessor(preprocessor),
                      gather=False, ensure_both_labels=True)
-    L = np.ascontiguousarray(components, dtype=np.float64)
+    _check_positive(margin=margin)
+    _check_positive(alpha=alpha, strict=False)
+    L = _check_components(components, t.n_features)
     value, _ = pair_loss_grad(t.X, t.indices, t.y.astype(np.int8), L,
                               float(alpha), float(margin), LOSS_CODES[loss])
     return float(value)
@@ -276,7 +301,8 @@ def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
         raise ValueError(f"loss must be 'triplet' or 'infonce'; got {loss!r}")
     t = check_tuples(triplets, size=3, preprocessor=check_preprocessor(preprocessor),
                      gather=False)
-    L = np.ascontiguousarray(components, dtype=np.float64)
+    _check_positive(margin=margin, temperature=temperature)
+    L = _check_components(components, t.n_features)
     value, _ = triplet_loss_grad(t.X, t.indices, L, LOSS_CODES[loss],
                                  float(margin), float(temperature))
     return float(value)
