@@ -31,9 +31,11 @@ def check_strategy(strategy, min_rate, beta):
                 f"got {min_rate!r}"
             )
     if strategy == "f_beta" and (
-        isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta > 0
+        isinstance(beta, bool) or not isinstance(beta, numbers.Real)
+        or not 0 <= beta < np.inf
     ):
-        raise ValueError(f"beta must be a positive number; got {beta!r}")
+        # beta = 0 is the precision of the similar class, as in metric-learn
+        raise ValueError(f"beta must be a finite number >= 0; got {beta!r}")
 
 
 def check_calibration_params(calibration_params):

@@ -14,6 +14,7 @@ from .base import (
     SupervisedLearnerMixin,
     TupleLearnerMixin,
 )
+from .exceptions import NonPSDError
 from .objectives import itml_default_bounds
 
 __all__ = ["ITML", "ITML_Supervised"]
@@ -40,7 +41,7 @@ def _check_bounds(bounds):
 def _check_prior(M0, name="prior"):
     w = np.linalg.eigvalsh(M0)
     if not w[0] > 1e-12 * max(abs(w[-1]), 1e-300):
-        raise ValueError(
+        raise NonPSDError(
             f"ITML needs a positive definite {name} (the LogDet divergence is "
             f"infinite otherwise); smallest eigenvalue {w[0]:g}. With "
             f"{name}='covariance', this means the points' covariance is singular: "

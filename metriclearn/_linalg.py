@@ -7,6 +7,8 @@ from scipy.linalg import LinAlgError, cho_factor, eigh
 from sklearn.datasets import make_spd_matrix
 from sklearn.utils import check_array
 
+from .exceptions import NonPSDError
+
 __all__ = ["components_from_metric", "initial_metric", "logdet", "symmetric_eigh"]
 
 
@@ -16,7 +18,7 @@ def logdet(M, name):
     try:
         c, _ = cho_factor(M, lower=True, check_finite=False)
     except LinAlgError:
-        raise ValueError(f"the {name} is not positive definite") from None
+        raise NonPSDError(f"the {name} is not positive definite") from None
     return 2.0 * np.log(np.diag(c)).sum()
 
 
@@ -60,7 +62,7 @@ def components_from_metric(M, tol=None):
     if tol is None:
         tol = M.shape[0] * np.finfo(np.float64).eps * scale
     if w.size and w[0] < -max(tol, 1e-10 * scale):
-        raise ValueError(
+        raise NonPSDError(
             f"the matrix is not positive semi-definite: smallest eigenvalue {w[0]:g}"
         )
     w = np.where(w > tol, w, 0.0)
@@ -105,7 +107,7 @@ def initial_metric(init, points, n_features, random_state, name="init"):
         raise ValueError(f"{name} must be a symmetric matrix")
     w = np.linalg.eigvalsh(A)
     if w[0] < -1e-10 * max(abs(w[-1]), 1e-300):
-        raise ValueError(
+        raise NonPSDError(
             f"{name} must be positive semi-definite; smallest eigenvalue {w[0]:g}"
         )
     return 0.5 * (A + A.T)

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.utils import check_array
 
 from ._compat import validate_data
+from .exceptions import PreprocessorError
 
 __all__ = [
     "Tuples",
@@ -128,11 +129,24 @@ def _check_indices(indices, name, n_samples, target):
 
 def _gather(preprocessor, indices, name):
     """Points for ``indices`` (any shape) from an array or callable
-    preprocessor: shape ``indices.shape + (n_features,)``."""
+    preprocessor: shape ``indices.shape + (n_features,)``.
+
+    An array preprocessor takes integer indices into its rows. A callable
+    takes whatever ``indices`` holds (integers, file paths, string ids: the
+    lazy-loading use of metric-learn), flattened, and returns one point per
+    value; an exception it raises becomes a
+    :class:`~metriclearn.exceptions.PreprocessorError`.
+    """
     if callable(preprocessor):
-        indices = _check_indices(indices, name, None, _PREPROCESSOR)
-        flat = indices.ravel()
-        points = np.asarray(preprocessor(flat), dtype=np.float64)
+        values = np.asarray(indices)
+        flat = values.ravel()
+        try:
+            points = np.asarray(preprocessor(flat), dtype=np.float64)
+        except Exception as exc:
+            raise PreprocessorError(
+                f"the preprocessor callable failed on the {flat.shape[0]} values of "
+                f"{name} ({type(exc).__name__}: {exc})"
+            ) from exc
         if points.ndim != 2 or points.shape[0] != flat.shape[0]:
             raise ValueError(
                 f"the preprocessor callable must return an array of shape "
@@ -141,7 +155,7 @@ def _gather(preprocessor, indices, name):
             )
         if not np.all(np.isfinite(points)):
             raise ValueError("the preprocessor callable returned NaN or inf values")
-        return points.reshape(indices.shape + (points.shape[1],))
+        return points.reshape(values.shape + (points.shape[1],))
     indices = _check_indices(indices, name, preprocessor.shape[0], _PREPROCESSOR)
     return preprocessor[indices]
 
@@ -260,7 +274,8 @@ def check_tuples(tuples, y=None, *, size, preprocessor=None, n_features=None,
             f"{name} must be a dense array; sparse input is not supported for tuples"
         )
     arr = np.asarray(tuples)
-    if arr.dtype == object:
+    by_callable = callable(preprocessor) and arr.ndim == 2 and arr.shape[1:] == (size,)
+    if arr.dtype == object and not by_callable:
         raise ValueError(f"{name} must be a numeric array; got dtype object")
     if arr.ndim == 2 and arr.shape[1] == size:
         if preprocessor is None:

@@ -141,6 +141,31 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """
         return np.sqrt(self._sq_distances(self._check_tuples(pairs, size=2)))
 
+    def score_pairs(self, pairs):
+        """The learned distance of each pair (deprecated).
+
+        .. deprecated::
+            metric-learn's name, kept so that its users' code runs: it
+            returns :meth:`pair_distance` (distances, as metric-learn 0.7.0
+            does) with a ``FutureWarning``. Use :meth:`pair_distance` for
+            distances or :meth:`pair_score` for similarities.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,)
+        """
+        warnings.warn(
+            "score_pairs is deprecated: it returns pair_distance(pairs), the learned "
+            "distances; use pair_distance for distances or pair_score for "
+            "similarities (minus the distances)",
+            FutureWarning, stacklevel=2,
+        )
+        return self.pair_distance(pairs)
+
     def pair_score(self, pairs):
         """Similarity of each pair: minus its learned distance (higher means
         more similar).
@@ -243,6 +268,7 @@ class PairsClassifierMixin(ClassifierMixin):
         -------
         self
         """
+        check_is_fitted(self, "components_")
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, numbers.Real)
