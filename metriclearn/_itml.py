@@ -9,6 +9,7 @@ from ._kernels.itml import bregman_solve
 from ._linalg import components_from_metric, initial_metric, logdet
 from ._result import FitResult
 from .base import (
+    UNSET,
     BaseMetricLearner,
     PairsClassifierMixin,
     SupervisedLearnerMixin,
@@ -122,10 +123,13 @@ class _BaseITML(BaseMetricLearner):
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "random_state": ["random_state"],
+        "convergence_threshold": [StrOptions({UNSET}), Interval(Real, 0, None, closed="left")],
     }
+    _renamed_parameters = {"convergence_threshold": "tol"}
 
     def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, prior="identity",
-                 verbose=False, preprocessor=None, random_state=None):
+                 verbose=False, preprocessor=None, random_state=None,
+                 convergence_threshold=UNSET):
         self.gamma = gamma
         self.max_iter = max_iter
         self.tol = tol
@@ -133,6 +137,7 @@ class _BaseITML(BaseMetricLearner):
         self.verbose = verbose
         self.preprocessor = preprocessor
         self.random_state = random_state
+        self.convergence_threshold = convergence_threshold
 
     _iteration_unit = "sweeps"
 
@@ -152,7 +157,8 @@ class _BaseITML(BaseMetricLearner):
             bounds = _check_bounds(bounds)
         V, delta, xi0 = _sweep_constraints(tuples, bounds)
         M, _, history, n_iter, converged = _solve(
-            V, delta, M0, xi0, float(self.gamma), self.max_iter, self.tol, self.verbose
+            V, delta, M0, xi0, float(self.gamma), self.max_iter, self._param("tol"),
+            self.verbose
         )
         return FitResult(components_from_metric(M), n_iter, converged, history,
                          {"bounds_": bounds, "prior_": M0})
@@ -217,6 +223,9 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     random_state : int, RandomState instance or None, default=None
         Seed of ``prior='random'`` and of the pairs drawn to estimate the
         default bounds on large inputs.
+    convergence_threshold : float, default="deprecated"
+        metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
+        (its value is used), to be removed.
 
     Attributes
     ----------
@@ -339,6 +348,12 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     random_state : int, RandomState instance or None, default=None
         Seed of the pairs drawn, of ``prior='random'`` and of the pairs drawn
         to estimate the default bounds on large inputs.
+    num_constraints : int, default="deprecated"
+        metric-learn's old name of ``n_constraints``: accepted with a
+        ``FutureWarning`` (its value is used), to be removed.
+    convergence_threshold : float, default="deprecated"
+        metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
+        (its value is used), to be removed.
 
     Attributes
     ----------
@@ -380,15 +395,20 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     _parameter_constraints = {
         **_BaseITML._parameter_constraints,
         "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+        "num_constraints": [StrOptions({UNSET}), Interval(Integral, 1, None, closed="left")],
     }
+    _renamed_parameters = {**_BaseITML._renamed_parameters, "num_constraints": "n_constraints"}
 
     def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, n_constraints=None,
-                 prior="identity", verbose=False, preprocessor=None, random_state=None):
+                 prior="identity", verbose=False, preprocessor=None, random_state=None,
+                 num_constraints=UNSET, convergence_threshold=UNSET):
         super().__init__(
             gamma=gamma, max_iter=max_iter, tol=tol, prior=prior, verbose=verbose,
             preprocessor=preprocessor, random_state=random_state,
+            convergence_threshold=convergence_threshold,
         )
         self.n_constraints = n_constraints
+        self.num_constraints = num_constraints
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, bounds=None):

@@ -12,7 +12,7 @@ from ._labels import LabelIndex
 from ._lmnn_solver import solve
 from ._result import FitResult
 from ._threads import limit_threads, numba_threads
-from .base import BaseMetricLearner, SupervisedLearnerMixin
+from .base import UNSET, BaseMetricLearner, SupervisedLearnerMixin
 
 __all__ = ["LMNN"]
 
@@ -95,17 +95,19 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         descent with a fixed step; L-BFGS needs no minimum.
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations.
-    learn_rate : float, default=1e-7
+    learn_rate : float, default="deprecated"
         Kept for compatibility with metric-learn, whose gradient descent takes
         steps of this (absolute, hence scale-dependent) size. L-BFGS chooses
-        its steps by a line search, so this parameter has no effect.
+        its steps by a line search, so it has no effect: given, it is ignored
+        with a ``FutureWarning``.
     regularization : float in [0, 1], default=0.5
         Weight :math:`\rho` of the pull term; the push term has weight
         ``1 - regularization``.
-    convergence_tol : float, default=None
+    convergence_tol : float, default="deprecated"
         Kept for compatibility with metric-learn, where it is an absolute
         tolerance on the change of the objective (so it depends on the scale
-        of the data). Not used: convergence is judged by ``tol``.
+        of the data). Not used: convergence is judged by ``tol``; given, it is
+        ignored with a ``FutureWarning``.
     verbose : bool or int, default=False
         Print the objective, the number of active triplets and the time of
         each iteration.
@@ -133,6 +135,9 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
     loss : {'hinge', 'squared_hinge'}, default='hinge'
         The penalty of a margin violation: the hinge (the paper's and
         metric-learn's) or its square (pylmnn's).
+    k : int, default="deprecated"
+        metric-learn's old name of ``n_neighbors``: accepted with a
+        ``FutureWarning`` (its value is used), to be removed.
 
     Attributes
     ----------
@@ -192,10 +197,11 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "min_iter": [Interval(Integral, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "learn_rate": [Interval(Real, 0, None, closed="neither")],
+        "learn_rate": [StrOptions({UNSET}), Interval(Real, 0, None, closed="neither")],
         "regularization": [Interval(Real, 0, 1, closed="both")],
         "loss": [StrOptions({"hinge", "squared_hinge"})],
-        "convergence_tol": [Interval(Real, 0, None, closed="left"), None],
+        "convergence_tol": [StrOptions({UNSET}), Interval(Real, 0, None, closed="left")],
+        "k": [StrOptions({UNSET}), Interval(Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
@@ -204,12 +210,18 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         "callback": [callable, None],
         "n_jobs": [Integral, None],
     }
+    _renamed_parameters = {"k": "n_neighbors"}
+    _ignored_parameters = {
+        "learn_rate": "L-BFGS chooses its steps by a line search",
+        "convergence_tol": "metric-learn's absolute tolerance on the objective; "
+                           "convergence is judged by the relative tol",
+    }
 
     def __init__(self, *, init="auto", n_neighbors=3, min_iter=0, max_iter=1000,
-                 learn_rate=1e-7, regularization=0.5, convergence_tol=None,
+                 learn_rate=UNSET, regularization=0.5, convergence_tol=UNSET,
                  verbose=False, preprocessor=None, n_components=None,
                  random_state=None, tol=1e-5, callback=None, n_jobs=None,
-                 loss="hinge"):
+                 loss="hinge", k=UNSET):
         self.init = init
         self.n_neighbors = n_neighbors
         self.min_iter = min_iter
@@ -225,6 +237,7 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         self.callback = callback
         self.n_jobs = n_jobs
         self.loss = loss
+        self.k = k
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -254,9 +267,9 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         with limit_threads(threads, blas=1):
             L, history, n_iter, converged = solve(
                 np.ascontiguousarray(X[index.order]), index.bounds, L0,
-                n_neighbors=self.n_neighbors, regularization=self.regularization,
+                n_neighbors=self._param("n_neighbors"), regularization=self.regularization,
                 squared=self.loss == "squared_hinge", max_iter=self.max_iter,
-                min_iter=self.min_iter, tol=self.tol, verbose=self.verbose,
+                min_iter=self.min_iter, tol=self._param("tol"), verbose=self.verbose,
                 callback=self.callback, threads=threads, name=type(self).__name__,
             )
         return FitResult(L, n_iter, converged, history, {"classes_": index.classes})
@@ -267,12 +280,13 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
                 f"LMNN needs at least 2 classes in y; got 1 class ({classes.tolist()}): "
                 "its impostors are points of other classes"
             )
-        small = np.flatnonzero(counts < self.n_neighbors + 1)
+        k = self._param("n_neighbors")
+        small = np.flatnonzero(counts < k + 1)
         if small.size:
             c = small[np.argmin(counts[small])]
             raise ValueError(
                 f"class {classes[c].item()!r} has {counts[c]} points, but n_neighbors="
-                f"{self.n_neighbors} needs at least {self.n_neighbors + 1} points "
+                f"{k} needs at least {k + 1} points "
                 "in every class (each point's target neighbours are other points "
                 "of its class); lower n_neighbors or remove the class"
             )

@@ -11,6 +11,7 @@ from ._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
 from ._linalg import components_from_metric, initial_metric
 from ._result import FitResult
 from .base import (
+    UNSET,
     BaseMetricLearner,
     PairsClassifierMixin,
     SupervisedLearnerMixin,
@@ -261,11 +262,13 @@ class _BaseMMC(BaseMetricLearner):
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "random_state": ["random_state"],
+        "convergence_threshold": [StrOptions({UNSET}), Interval(Real, 0, None, closed="left")],
     }
+    _renamed_parameters = {"convergence_threshold": "tol"}
 
     def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-3, init="identity",
                  diagonal=False, diagonal_c=1.0, verbose=False, preprocessor=None,
-                 random_state=None):
+                 random_state=None, convergence_threshold=UNSET):
         self.max_iter = max_iter
         self.max_proj = max_proj
         self.tol = tol
@@ -275,6 +278,7 @@ class _BaseMMC(BaseMetricLearner):
         self.verbose = verbose
         self.preprocessor = preprocessor
         self.random_state = random_state
+        self.convergence_threshold = convergence_threshold
 
     def _fit_tuples(self, tuples, rng):
         """Learn M from validated pairs (:class:`~metriclearn._validation.Tuples`)."""
@@ -295,12 +299,12 @@ class _BaseMMC(BaseMetricLearner):
             _check_bounded_diagonal(sim, dis)
             a, history, n_iter, converged = _solve_diagonal(
                 sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter,
-                self.tol, self.verbose,
+                self._param("tol"), self.verbose,
             )
             components = components_from_metric(np.diag(a))
         else:
             M, history, n_iter, converged = _solve_full(
-                sim, dis, M0, self.max_iter, self.tol, self.verbose,
+                sim, dis, M0, self.max_iter, self._param("tol"), self.verbose,
             )
             components = components_from_metric(M)
         return FitResult(components, n_iter, converged, history)
@@ -376,6 +380,9 @@ class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
         this array, or the points a callable returns for an array of indices.
     random_state : int, RandomState instance or None, default=None
         Seed of ``init='random'``.
+    convergence_threshold : float, default="deprecated"
+        metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
+        (its value is used), to be removed.
 
     Attributes
     ----------
@@ -478,6 +485,12 @@ class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None
         Seed of the pairs drawn and of ``init='random'``.
+    num_constraints : int, default="deprecated"
+        metric-learn's old name of ``n_constraints``: accepted with a
+        ``FutureWarning`` (its value is used), to be removed.
+    convergence_threshold : float, default="deprecated"
+        metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
+        (its value is used), to be removed.
 
     Attributes
     ----------
@@ -509,17 +522,22 @@ class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
     _parameter_constraints = {
         **_BaseMMC._parameter_constraints,
         "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+        "num_constraints": [StrOptions({UNSET}), Interval(Integral, 1, None, closed="left")],
     }
+    _renamed_parameters = {**_BaseMMC._renamed_parameters, "num_constraints": "n_constraints"}
 
     def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-6, n_constraints=None,
                  init="identity", diagonal=False, diagonal_c=1.0, verbose=False,
-                 preprocessor=None, random_state=None):
+                 preprocessor=None, random_state=None, num_constraints=UNSET,
+                 convergence_threshold=UNSET):
         super().__init__(
             max_iter=max_iter, max_proj=max_proj, tol=tol, init=init,
             diagonal=diagonal, diagonal_c=diagonal_c, verbose=verbose,
             preprocessor=preprocessor, random_state=random_state,
+            convergence_threshold=convergence_threshold,
         )
         self.n_constraints = n_constraints
+        self.num_constraints = num_constraints
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

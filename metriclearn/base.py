@@ -36,6 +36,7 @@ from sklearn.utils import check_random_state
 from ._calibration import best_threshold, check_calibration_params, check_strategy
 from ._compat import check_is_fitted
 from ._kernels.sgd import pair_sq_distances
+from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
 from ._result import FitResult
 from ._validation import (
@@ -48,6 +49,7 @@ from ._validation import (
 from .constraints import pairs_from_labels
 
 __all__ = [
+    "UNSET",
     "BaseMetricLearner",
     "FitResult",
     "MahalanobisMixin",
@@ -382,8 +384,8 @@ class TripletsClassifierMixin:
 # fit templates
 # --------------------------------------------------------------------------
 
-# the frames between the templates' warning and the user's call:
-# _warn_not_converged -> template -> fit -> scikit-learn's _fit_context -> the user
+# the frames between the templates' warnings and the user's call:
+# the warning's method -> template -> fit -> scikit-learn's _fit_context -> the user
 _STACKLEVEL = 5
 
 
@@ -403,6 +405,31 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
     _gather = True
     # what max_iter counts, for the convergence warning
     _iteration_unit = "iterations"
+
+    # metric-learn's old parameter names, still accepted with a FutureWarning:
+    # old name -> new name (the old one's value is used when given)
+    _renamed_parameters = {}
+    # metric-learn's parameters that have no effect here: name -> why
+    _ignored_parameters = {}
+
+    def _param(self, name):
+        """The value of parameter ``name``: that of its old name when the
+        user gave the old one, its own otherwise."""
+        for old, new in self._renamed_parameters.items():
+            if new == name and not is_unset(getattr(self, old)):
+                return getattr(self, old)
+        return getattr(self, name)
+
+    def _warn_legacy_parameters(self):
+        """A ``FutureWarning`` for each of metric-learn's old parameters the
+        user gave."""
+        for old, new in self._renamed_parameters.items():
+            value = getattr(self, old)
+            if not is_unset(value):
+                warn_renamed(type(self).__name__, old, new, value, _STACKLEVEL)
+        for old, why in self._ignored_parameters.items():
+            if not is_unset(getattr(self, old)):
+                warn_ignored(type(self).__name__, old, why, _STACKLEVEL)
 
     def _check_fit_params(self, **fit_params):
         """Check the extra arguments of ``fit`` before any work (none by default)."""
@@ -432,7 +459,7 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
         """The warning when the solver stopped at ``max_iter`` (``None``: no warning)."""
         return (
             f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
-            f"{self._iteration_unit} (tol={self.tol}); increase max_iter or tol"
+            f"{self._iteration_unit} (tol={self._param('tol')}); increase max_iter or tol"
         )
 
     def _warn_not_converged(self, result):
@@ -455,6 +482,7 @@ class TupleLearnerMixin:
         if calibrate:
             calibration_params = check_calibration_params(calibration_params)
         self._check_fit_params(**fit_params)
+        self._warn_legacy_parameters()
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             tuples = self._check_tuples_input(tuples, y)
@@ -478,12 +506,14 @@ class SupervisedLearnerMixin:
     and learns from them with the learner's ``_fit_tuples``."""
 
     def _fit_labels(self, X, y, rng, **fit_params):
-        pairs, labels = pairs_from_labels(type(self).__name__, y, self.n_constraints, rng)
+        pairs, labels = pairs_from_labels(type(self).__name__, y,
+                                          self._param("n_constraints"), rng)
         tuples = Tuples(X, pairs.astype(np.intp, copy=False), labels.astype(np.intp))
         return self._fit_tuples(tuples, rng, **fit_params)
 
     def _fit_from_labels(self, X, y, **fit_params):
         self._check_fit_params(**fit_params)
+        self._warn_legacy_parameters()
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             X, y = self._check_labels_input(X, y)

@@ -7,6 +7,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from ._labels import LabelIndex
+from ._legacy import UNSET, is_unset, warn_renamed
 
 __all__ = ["Constraints"]
 
@@ -53,8 +54,8 @@ class Constraints:
 
     # ------------------------------------------------------------------ pairs
 
-    def positive_negative_pairs(self, n_constraints, same_length=False,
-                                random_state=None):
+    def positive_negative_pairs(self, n_constraints=None, same_length=False,
+                                random_state=None, num_constraints=UNSET):
         """Draw similar (same-label) and dissimilar (different-label) pairs.
 
         Each pair picks its first point uniformly among the points that have a
@@ -71,6 +72,9 @@ class Constraints:
             Truncate the longer of the two lists to the length of the other.
         random_state : int, RandomState instance or None, default=None
             Source of randomness.
+        num_constraints : int, default="deprecated"
+            metric-learn's old name of ``n_constraints``: accepted with a
+            ``FutureWarning``, to be removed.
 
         Returns
         -------
@@ -79,6 +83,8 @@ class Constraints:
         c, d : ndarray of shape (n_dissimilar,)
             Indices of the first and second points of the dissimilar pairs.
         """
+        n_constraints = _renamed(num_constraints, "num_constraints", n_constraints,
+                                 "n_constraints")
         return self._positive_negative_pairs(n_constraints, same_length, random_state)
 
     def _positive_negative_pairs(self, n_constraints, same_length, random_state):
@@ -158,7 +164,7 @@ class Constraints:
 
     # ----------------------------------------------------------------- chunks
 
-    def chunks(self, n_chunks=100, chunk_size=2, random_state=None):
+    def chunks(self, n_chunks=100, chunk_size=2, random_state=None, num_chunks=UNSET):
         """Group points into disjoint chunks of ``chunk_size`` same-label points.
 
         Each chunk picks its class uniformly among the classes that still have
@@ -173,12 +179,16 @@ class Constraints:
             Points per chunk.
         random_state : int, RandomState instance or None, default=None
             Source of randomness.
+        num_chunks : int, default="deprecated"
+            metric-learn's old name of ``n_chunks``: accepted with a
+            ``FutureWarning``, to be removed.
 
         Returns
         -------
         chunks : ndarray of shape (n_samples,)
             Chunk index of each point, -1 for points in no chunk.
         """
+        n_chunks = _renamed(num_chunks, "num_chunks", n_chunks, "n_chunks")
         n_chunks = _check_positive_int(n_chunks, "n_chunks")
         chunk_size = _check_positive_int(chunk_size, "chunk_size")
         rng = check_random_state(random_state)
@@ -292,6 +302,15 @@ class Constraints:
         if not out:
             return np.empty((0, 3), dtype=np.intp)
         return known[np.concatenate(out)].astype(np.intp)
+
+
+def _renamed(old_value, old, value, new):
+    """``value``, or ``old_value`` with a ``FutureWarning`` when the caller
+    used metric-learn's old name ``old`` of the argument ``new``."""
+    if is_unset(old_value):
+        return value
+    warn_renamed("Constraints", old, new, old_value, stacklevel=3)
+    return old_value
 
 
 def _check_positive_int(value, name):
