@@ -123,13 +123,14 @@ class _BaseITML(BaseMetricLearner):
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "random_state": ["random_state"],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "convergence_threshold": [StrOptions({UNSET}), Interval(Real, 0, None, closed="left")],
     }
     _renamed_parameters = {"convergence_threshold": "tol"}
 
     def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, prior="identity",
                  verbose=False, preprocessor=None, random_state=None,
-                 convergence_threshold=UNSET):
+                 n_components=None, convergence_threshold=UNSET):
         self.gamma = gamma
         self.max_iter = max_iter
         self.tol = tol
@@ -137,6 +138,7 @@ class _BaseITML(BaseMetricLearner):
         self.verbose = verbose
         self.preprocessor = preprocessor
         self.random_state = random_state
+        self.n_components = n_components
         self.convergence_threshold = convergence_threshold
 
     _iteration_unit = "sweeps"
@@ -160,8 +162,8 @@ class _BaseITML(BaseMetricLearner):
             V, delta, M0, xi0, float(self.gamma), self.max_iter, self._param("tol"),
             self.verbose
         )
-        return FitResult(components_from_metric(M), n_iter, converged, history,
-                         {"bounds_": bounds, "prior_": M0})
+        return FitResult(components_from_metric(M, n_components=self.n_components), n_iter,
+                         converged, history, {"bounds_": bounds, "prior_": M0})
 
 
 class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
@@ -223,6 +225,12 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     random_state : int, RandomState instance or None, default=None
         Seed of ``prior='random'`` and of the pairs drawn to estimate the
         default bounds on large inputs.
+    n_components : int, default=None
+        Rows of ``components_`` (the dimension of :meth:`transform`'s output):
+        the leading ``n_components`` directions of the learned ``M`` (the
+        best rank-``n_components`` approximation of it; exact, dropping its
+        null directions, when ``M`` has at most that rank). ``None`` keeps
+        all ``n_features`` rows, as metric-learn does.
     convergence_threshold : float, default="deprecated"
         metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
         (its value is used), to be removed.
@@ -282,6 +290,8 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     >>> itml.predict(pairs).tolist()
     [1, 1, -1, -1]
     """
+
+    _supervised_twin = "ITML_Supervised"
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, pairs, y, bounds=None, calibration_params=None):
@@ -348,6 +358,12 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     random_state : int, RandomState instance or None, default=None
         Seed of the pairs drawn, of ``prior='random'`` and of the pairs drawn
         to estimate the default bounds on large inputs.
+    n_components : int, default=None
+        Rows of ``components_`` (the dimension of :meth:`transform`'s output):
+        the leading ``n_components`` directions of the learned ``M`` (the
+        best rank-``n_components`` approximation of it; exact, dropping its
+        null directions, when ``M`` has at most that rank). ``None`` keeps
+        all ``n_features`` rows, as metric-learn does.
     num_constraints : int, default="deprecated"
         metric-learn's old name of ``n_constraints``: accepted with a
         ``FutureWarning`` (its value is used), to be removed.
@@ -401,11 +417,11 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
 
     def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, n_constraints=None,
                  prior="identity", verbose=False, preprocessor=None, random_state=None,
-                 num_constraints=UNSET, convergence_threshold=UNSET):
+                 n_components=None, num_constraints=UNSET, convergence_threshold=UNSET):
         super().__init__(
             gamma=gamma, max_iter=max_iter, tol=tol, prior=prior, verbose=verbose,
             preprocessor=preprocessor, random_state=random_state,
-            convergence_threshold=convergence_threshold,
+            n_components=n_components, convergence_threshold=convergence_threshold,
         )
         self.n_constraints = n_constraints
         self.num_constraints = num_constraints

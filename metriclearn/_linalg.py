@@ -49,12 +49,15 @@ def symmetric_eigh(A, name="the matrix"):
         ) from exc
 
 
-def components_from_metric(M, tol=None):
+def components_from_metric(M, tol=None, n_components=None):
     """A linear map ``L`` (rows ordered by decreasing importance) with
     ``L.T @ L == M`` for a symmetric PSD ``M``.
 
     Eigenvalues below ``tol`` (default: ``d * eps * max|w|``) are treated as
-    zero; a clearly negative eigenvalue raises a ``ValueError``.
+    zero; a clearly negative eigenvalue raises a ``ValueError``. With
+    ``n_components`` only the leading rows are kept: the best rank
+    ``n_components`` approximation of ``M`` (exact when ``M`` has that
+    rank, dropping its null directions).
     """
     M = np.asarray(M, dtype=np.float64)
     w, V = symmetric_eigh(0.5 * (M + M.T), "the Mahalanobis matrix")
@@ -67,7 +70,19 @@ def components_from_metric(M, tol=None):
         )
     w = np.where(w > tol, w, 0.0)
     order = np.argsort(w)[::-1]
+    if n_components is not None:
+        check_n_components(n_components, M.shape[0])
+        order = order[:n_components]
     return np.sqrt(w[order])[:, None] * V[:, order].T
+
+
+def check_n_components(n_components, n_features):
+    """``n_components`` at most the number of features, or a ``ValueError``."""
+    if n_components > n_features:
+        raise ValueError(
+            f"n_components={n_components} must be at most the number of features "
+            f"({n_features})"
+        )
 
 
 def initial_metric(init, points, n_features, random_state, name="init"):

@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._labels import LabelIndex
+from ._linalg import check_n_components
 from ._lmnn_solver import solve
 from ._result import FitResult
 from ._threads import limit_threads, numba_threads
@@ -295,10 +296,7 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         """The initial ``L`` named by ``init``, shape ``(n_components, n_features)``."""
         n_samples, d = X.shape
         r = d if self.n_components is None else self.n_components
-        if r > d:
-            raise ValueError(
-                f"n_components={r} must be at most n_features={d}"
-            )
+        check_n_components(r, d)
         init = self.init
         if isinstance(init, np.ndarray):
             L = np.asarray(init, dtype=np.float64)

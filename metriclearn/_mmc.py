@@ -259,6 +259,7 @@ class _BaseMMC(BaseMetricLearner):
         "init": [StrOptions({"identity", "covariance", "random"}), np.ndarray],
         "diagonal": ["boolean"],
         "diagonal_c": [Interval(Real, 0, None, closed="neither")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "random_state": ["random_state"],
@@ -268,7 +269,7 @@ class _BaseMMC(BaseMetricLearner):
 
     def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-3, init="identity",
                  diagonal=False, diagonal_c=1.0, verbose=False, preprocessor=None,
-                 random_state=None, convergence_threshold=UNSET):
+                 random_state=None, n_components=None, convergence_threshold=UNSET):
         self.max_iter = max_iter
         self.max_proj = max_proj
         self.tol = tol
@@ -278,6 +279,7 @@ class _BaseMMC(BaseMetricLearner):
         self.verbose = verbose
         self.preprocessor = preprocessor
         self.random_state = random_state
+        self.n_components = n_components
         self.convergence_threshold = convergence_threshold
 
     def _fit_tuples(self, tuples, rng):
@@ -301,12 +303,12 @@ class _BaseMMC(BaseMetricLearner):
                 sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter,
                 self._param("tol"), self.verbose,
             )
-            components = components_from_metric(np.diag(a))
+            components = components_from_metric(np.diag(a), n_components=self.n_components)
         else:
             M, history, n_iter, converged = _solve_full(
                 sim, dis, M0, self.max_iter, self._param("tol"), self.verbose,
             )
-            components = components_from_metric(M)
+            components = components_from_metric(M, n_components=self.n_components)
         return FitResult(components, n_iter, converged, history)
 
 
@@ -380,6 +382,12 @@ class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
         this array, or the points a callable returns for an array of indices.
     random_state : int, RandomState instance or None, default=None
         Seed of ``init='random'``.
+    n_components : int, default=None
+        Rows of ``components_`` (the dimension of :meth:`transform`'s output):
+        the leading ``n_components`` directions of the learned ``M`` (the
+        best rank-``n_components`` approximation of it; exact, dropping its
+        null directions, when ``M`` has at most that rank). ``None`` keeps
+        all ``n_features`` rows, as metric-learn does.
     convergence_threshold : float, default="deprecated"
         metric-learn's old name of ``tol``: accepted with a ``FutureWarning``
         (its value is used), to be removed.
@@ -427,6 +435,8 @@ class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
     >>> mmc.predict(pairs).tolist()
     [1, 1, -1, -1]
     """
+
+    _supervised_twin = "MMC_Supervised"
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, pairs, y, calibration_params=None):
@@ -485,6 +495,12 @@ class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None
         Seed of the pairs drawn and of ``init='random'``.
+    n_components : int, default=None
+        Rows of ``components_`` (the dimension of :meth:`transform`'s output):
+        the leading ``n_components`` directions of the learned ``M`` (the
+        best rank-``n_components`` approximation of it; exact, dropping its
+        null directions, when ``M`` has at most that rank). ``None`` keeps
+        all ``n_features`` rows, as metric-learn does.
     num_constraints : int, default="deprecated"
         metric-learn's old name of ``n_constraints``: accepted with a
         ``FutureWarning`` (its value is used), to be removed.
@@ -528,13 +544,13 @@ class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
 
     def __init__(self, *, max_iter=100, max_proj=10000, tol=1e-6, n_constraints=None,
                  init="identity", diagonal=False, diagonal_c=1.0, verbose=False,
-                 preprocessor=None, random_state=None, num_constraints=UNSET,
-                 convergence_threshold=UNSET):
+                 preprocessor=None, random_state=None, n_components=None,
+                 num_constraints=UNSET, convergence_threshold=UNSET):
         super().__init__(
             max_iter=max_iter, max_proj=max_proj, tol=tol, init=init,
             diagonal=diagonal, diagonal_c=diagonal_c, verbose=verbose,
             preprocessor=preprocessor, random_state=random_state,
-            convergence_threshold=convergence_threshold,
+            n_components=n_components, convergence_threshold=convergence_threshold,
         )
         self.n_constraints = n_constraints
         self.num_constraints = num_constraints

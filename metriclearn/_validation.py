@@ -237,7 +237,7 @@ class Tuples:
 
 
 def check_tuples(tuples, y=None, *, size, preprocessor=None, n_features=None,
-                 gather=True, ensure_both_labels=False):
+                 gather=True, ensure_both_labels=False, hint=None):
     """Validate tuples of points (pairs, triplets or quadruplets) and their
     labels.
 
@@ -261,6 +261,9 @@ def check_tuples(tuples, y=None, *, size, preprocessor=None, n_features=None,
         indices into it, never copied (the scalable form for many tuples).
     ensure_both_labels : bool, default=False
         Require at least one similar and one dissimilar pair.
+    hint : str, optional
+        Appended to the error for a 2-D array that is not index tuples: the
+        learner to use for points (a pairs learner in a pipeline on ``X, y``).
 
     Returns
     -------
@@ -296,6 +299,7 @@ def check_tuples(tuples, y=None, *, size, preprocessor=None, n_features=None,
         raise ValueError(
             f"{name} must have shape (n, {size}, n_features), or "
             f"(n, {size}) with a preprocessor; got shape {arr.shape}"
+            + (f". {hint}" if hint and arr.ndim == 2 else "")
         )
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")

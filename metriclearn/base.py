@@ -19,6 +19,7 @@ input checks (:func:`check_tuples`, :func:`check_preprocessor`),
 new learners.
 """
 
+import copy
 import numbers
 import warnings
 
@@ -28,6 +29,7 @@ from sklearn.base import (
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    clone,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
@@ -40,6 +42,7 @@ from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
 from ._result import FitResult
 from ._validation import (
+    TUPLE_NAMES,
     Tuples,
     check_points,
     check_preprocessor,
@@ -405,12 +408,33 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
     _gather = True
     # what max_iter counts, for the convergence warning
     _iteration_unit = "iterations"
+    # the learner of points and class labels that draws this one's tuples
+    _supervised_twin = None
 
     # metric-learn's old parameter names, still accepted with a FutureWarning:
     # old name -> new name (the old one's value is used when given)
     _renamed_parameters = {}
     # metric-learn's parameters that have no effect here: name -> why
     _ignored_parameters = {}
+
+    def __sklearn_clone__(self):
+        """A clone that shares an array ``preprocessor`` instead of copying it.
+
+        scikit-learn's ``clone`` deep-copies every parameter, so each fold of
+        a cross-validation held its own copy of ``preprocessor=X``. The data
+        are only read (never written) by the learners, so clones share them;
+        the other parameters are cloned as scikit-learn does.
+        """
+        params = self.get_params(deep=False)
+        new = type(self)(**{
+            name: value if name == "preprocessor" else clone(value, safe=False)
+            for name, value in params.items()
+        })
+        # what scikit-learn's clone carries over besides the parameters
+        for attr in ("_sklearn_output_config", "_metadata_request"):
+            if attr in vars(self):
+                setattr(new, attr, copy.deepcopy(vars(self)[attr]))
+        return new
 
     def _param(self, name):
         """The value of parameter ``name``: that of its old name when the
@@ -436,9 +460,13 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
 
     def _check_tuples_input(self, tuples, y):
         """The training tuples, validated once."""
+        hint = self._supervised_twin and (
+            f"{type(self).__name__} learns from {TUPLE_NAMES[self._tuple_size]}; to learn "
+            f"from points X and class labels y use {self._supervised_twin}"
+        )
         return check_tuples(
             tuples, y, size=self._tuple_size, preprocessor=self.preprocessor_,
-            gather=self._gather, ensure_both_labels=self._tuple_size == 2,
+            gather=self._gather, ensure_both_labels=self._tuple_size == 2, hint=hint,
         )
 
     def _check_labels_input(self, X, y):

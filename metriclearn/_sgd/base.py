@@ -88,6 +88,9 @@ class BaseSGD(BaseMetricLearner):
         self.random_state = random_state
 
     _iteration_unit = "epochs"
+    # index tuples into the preprocessor stay indices (never gathered)
+    _gather = False
+    _supervised_twin = "SGDMetricLearner_Supervised"
 
     def _loss_config(self):
         """The loss as the kernels take it; a loss this class cannot learn
@@ -147,10 +150,7 @@ class BaseSGD(BaseMetricLearner):
     def _check_tuples_input(self, tuples, y):
         if self.backend == "dask" and is_dask(tuples):
             return self._check_dask_tuples(tuples, y)
-        return check_tuples(
-            tuples, y, size=self._tuple_size, preprocessor=self.preprocessor_,
-            gather=False, ensure_both_labels=self._tuple_size == 2,
-        )
+        return super()._check_tuples_input(tuples, y)
 
     def _check_dask_tuples(self, tuples, y):
         size = self._tuple_size

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._linalg import check_n_components
 from .._result import FitResult
 from .losses import LossConfig
 
@@ -188,10 +189,7 @@ def start_from_sample(first, second, settings, rng):
     precond = preconditioner(diffs)
     d = diffs.shape[1]
     k = d if settings.n_components is None else settings.n_components
-    if k > d:
-        raise ValueError(
-            f"n_components={k} must be at most the number of features ({d})"
-        )
+    check_n_components(k, d)
     if settings.warm_components is not None:
         if settings.warm_components.shape != (k, d):
             raise ValueError(
