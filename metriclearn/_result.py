@@ -31,6 +31,9 @@ class FitResult:
         Squared learned distances of the training pairs, when the solver
         computed them where the pairs live (the Dask backend); the template
         computes them otherwise.
+    warnings : list of (category, message)
+        Warnings about the result (an unbounded objective, ...), which the
+        template issues at the user's call.
     """
 
     components: np.ndarray
@@ -39,3 +42,4 @@ class FitResult:
     history: object
     attributes: dict = field(default_factory=dict)
     sq_distances: np.ndarray | None = None
+    warnings: list = field(default_factory=list)

@@ -490,7 +490,12 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
             f"{self._iteration_unit} (tol={self._param('tol')}); increase max_iter or tol"
         )
 
-    def _warn_not_converged(self, result):
+    def _warn_about(self, result):
+        """The solver's warnings, and a ``ConvergenceWarning`` when it stopped
+        at ``max_iter``; issued inside ``restore_on_error``, so that a warning
+        turned into an error leaves the estimator as it was."""
+        for category, message in result.warnings:
+            warnings.warn(message, category, stacklevel=_STACKLEVEL)
         message = None if result.converged else self._convergence_message()
         if message is not None:
             warnings.warn(message, ConvergenceWarning, stacklevel=_STACKLEVEL)
@@ -523,7 +528,7 @@ class TupleLearnerMixin:
                 if sq is None:
                     sq = self._sq_distances(tuples)
                 self.threshold_ = best_threshold(np.sqrt(sq), tuples.y, **calibration_params)
-        self._warn_not_converged(result)
+            self._warn_about(result)
         return self
 
 
@@ -548,7 +553,7 @@ class SupervisedLearnerMixin:
             result = self._fit_labels(X, y, check_random_state(self.random_state),
                                       **fit_params)
             self._set_fitted(result)
-        self._warn_not_converged(result)
+            self._warn_about(result)
         return self
 
     def __sklearn_tags__(self):

@@ -3,7 +3,7 @@ names them so that code catching them keeps working."""
 
 import numpy as np
 
-__all__ = ["NonPSDError", "PreprocessorError"]
+__all__ = ["NonPSDError", "PreprocessorError", "UnboundedObjectiveWarning"]
 
 
 # numpy's LinAlgError is a ValueError already
@@ -23,3 +23,13 @@ class NonPSDError(*_LINALG_ERRORS):
 class PreprocessorError(ValueError):
     """A callable ``preprocessor`` failed on the values it was given; the
     original exception is chained as ``__cause__``."""
+
+
+class UnboundedObjectiveWarning(UserWarning):
+    """A learner's objective is unbounded on the given side-information, and
+    the learned metric is the limit of its optimisation.
+
+    Turn it into an error with
+    ``warnings.simplefilter("error", UnboundedObjectiveWarning)``: ``fit``
+    then raises it and leaves the estimator as it was.
+    """
