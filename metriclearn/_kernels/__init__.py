@@ -32,3 +32,46 @@ the outputs, so a twin gives its serial kernel's result whatever the number
 of threads (that of ``push_loss_terms`` depends on its ``n_groups``
 argument instead).
 """
+
+import os
+import tempfile
+
+import numba
+
+__all__ = ["cache_dir"]
+
+
+def _probe():  # pragma: no cover - compiled only if ever called
+    return 0
+
+
+def _ensure_cache_locator():
+    """Make ``@njit(cache=True)`` work on a read-only install.
+
+    numba caches next to the source (``__pycache__``) or in the user's cache
+    folder; when neither is writable (a package installed read-only, run by
+    a user without a writable home) decorating a cached function raises at
+    import. Then the kernels cache into a per-user folder of the temporary
+    directory instead (``NUMBA_CACHE_DIR``, when set, always wins).
+    """
+    if numba.config.CACHE_DIR:
+        return
+    try:
+        numba.njit(cache=True)(_probe)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        numba.config.CACHE_DIR = os.path.join(tempfile.gettempdir(),
+                                              f"metriclearn-numba-cache-{uid}")
+
+
+def cache_dir():
+    """Where the kernels of this process are cached: ``NUMBA_CACHE_DIR`` (or
+    the fallback of a read-only install), else numba's default (next to the
+    sources, or the user's cache folder)."""
+    if numba.config.CACHE_DIR:
+        return numba.config.CACHE_DIR
+    cache = getattr(numba.njit(cache=True)(_probe), "_cache", None)
+    return getattr(cache, "_cache_path", None)
+
+
+_ensure_cache_locator()
