@@ -52,6 +52,7 @@ from ._validation import (
 from .constraints import pairs_from_labels
 
 __all__ = [
+    "DOC_LINK_TEMPLATE",
     "UNSET",
     "BaseMetricLearner",
     "FitResult",
@@ -64,6 +65,13 @@ __all__ = [
     "check_tuples",
     "components_from_metric",
 ]
+
+
+# the API page of a public class, for the "?" link of its HTML representation
+DOC_LINK_TEMPLATE = (
+    "https://metriclearn.readthedocs.io/en/latest/gen_modules/"
+    "{estimator_module}.{estimator_name}.html"
+)
 
 
 # --------------------------------------------------------------------------
@@ -410,6 +418,9 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
     _iteration_unit = "iterations"
     # the learner of points and class labels that draws this one's tuples
     _supervised_twin = None
+    # the "?" link of the HTML representation goes to this package's API page
+    _doc_link_module = "metriclearn"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     # metric-learn's old parameter names, still accepted with a FutureWarning:
     # old name -> new name (the old one's value is used when given)

@@ -35,6 +35,7 @@ from sklearn.utils import check_array, check_random_state
 from ._compat import Interval, StrOptions, _fit_context, check_is_fitted
 from ._kernels.cluster import INFEASIBLE, OK, search_components
 from ._validation import check_index_pairs, check_points, restore_on_error
+from .base import DOC_LINK_TEMPLATE
 
 __all__ = ["ConstrainedKMeans"]
 
@@ -284,6 +285,10 @@ class ConstrainedKMeans(ClusterMixin, BaseEstimator):
     >>> ckm.fit_predict(X, pairs=[[0, 2], [1, 3]]).tolist()
     [1, 0, 1, 0]
     """
+
+    # the "?" link of the HTML representation goes to this package's API page
+    _doc_link_module = "metriclearn"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
