@@ -6,8 +6,13 @@ of the ``docs`` extra: ``pip install ".[docs]"`` (sphinx, pydata-sphinx-theme,
 numpydoc, sphinx-gallery, myst-nb, matplotlib).
 """
 
+import os
+import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
+
+# the gallery's sort key (gallery_order.py) is imported from this folder
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # -- Project -----------------------------------------------------------------
 
@@ -29,6 +34,9 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_nb",
+    # MathJax served with the pages, not from a CDN: the mathematics renders
+    # offline too
+    "sphinx-mathjax-offline",
 ]
 
 templates_path = ["_templates"]
@@ -77,6 +85,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     # no sg_execution_times.rst pages in the source tree
     "write_computation_times": False,
+    # the quickstart first, then the others by file name
+    "within_subsection_order": "gallery_order.QuickstartFirst",
 }
 
 # -- Notebooks (myst-nb) -----------------------------------------------------
@@ -97,3 +107,8 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+# pages without a table of contents of their own get no empty "Section
+# Navigation" sidebar
+html_sidebars = {
+    page: [] for page in ("getting_started", "clustering", "migrating", "benchmarks", "api")
+}

@@ -1,6 +1,6 @@
 """
-Clustering with side-information: constrained k-means and learned metrics
-=========================================================================
+Clustering with side-information
+================================
 
 Clustering with side-information (Xing et al., 2002): no class labels, only a
 few pairs of points known to belong together (similar) or apart

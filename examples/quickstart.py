@@ -1,6 +1,6 @@
 """
-Quickstart: learning a Mahalanobis metric for clustering and neighbours
-=======================================================================
+Quickstart: metric learning for clustering and neighbours
+=========================================================
 
 A Mahalanobis metric learner finds a positive semi-definite matrix
 :math:`M = L^T L`; its ``transform`` maps the data through :math:`L`, so that
