@@ -30,7 +30,7 @@ def _two_problems(spec):
     return problems
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_fits_in_two_threads_equal_fits_in_sequence(spec):
     sequential = [est.fit(*args).components_ for est, args in _two_problems(spec)]
@@ -81,7 +81,7 @@ def _outputs(model, X, tuples):
     return out
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(600)
 def test_pickled_models_predict_identically_in_a_fresh_process(tmp_path):
     X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=0)
     models, inputs = [], []

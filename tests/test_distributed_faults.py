@@ -30,7 +30,7 @@ def _problem():
     return X, pairs, y_pairs
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("connect", ["address", "default_client"])
 def test_scheduler_lost_mid_fit(connect):
     X, pairs, y_pairs = _problem()

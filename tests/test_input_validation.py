@@ -277,9 +277,9 @@ def test_bad_class_labels(spec, toy):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("too_large", "pairs holds indices out of range for a preprocessor of 60 "
+        ("too_large", "pairs holds indices out of range for the preprocessor of 60 "
                       "samples: [60]"),
-        ("negative", "pairs holds indices out of range for a preprocessor of 60 "
+        ("negative", "pairs holds indices out of range for the preprocessor of 60 "
                      "samples: [-1]"),
         ("fraction", "pairs of shape (80, 2) must hold integer indices into the "
                      "preprocessor; got dtype float64 with non-integer values [2.5]"),
@@ -316,9 +316,9 @@ def test_integral_float_indices_are_accepted(spec, pair_data):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("too_large", "X holds indices out of range for a preprocessor of 60 "
+        ("too_large", "X holds indices out of range for the preprocessor of 60 "
                       "samples: [60]"),
-        ("negative", "X holds indices out of range for a preprocessor of 60 "
+        ("negative", "X holds indices out of range for the preprocessor of 60 "
                      "samples: [-1]"),
         ("fraction", "X of shape (60,) must hold integer indices into the "
                      "preprocessor; got dtype float64 with non-integer values [0.5]"),

@@ -14,8 +14,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metriclearn import ITML, Constraints, ITML_Supervised
-from metriclearn._itml import _solve, itml_default_bounds, itml_objective
+from metriclearn._itml import _solve
 from metriclearn._kernels.itml import _logdet_spd, bregman_sweep
+from metriclearn.objectives import itml_default_bounds, itml_objective
 
 
 def _sweep_twin(M, V, delta, lam, xi, gamma):

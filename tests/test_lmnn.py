@@ -22,14 +22,14 @@ from metriclearn._kernels.lmnn import (
     target_distances,
     target_weight_terms,
 )
-from metriclearn._lmnn import (
-    _Problem,
+from metriclearn._labels import LabelIndex
+from metriclearn._lmnn_solver import LMNNProblem as _Problem
+from metriclearn._lmnn_solver import (
     _ray_minimiser,
     _ray_minimiser_hinge,
     _ray_sample,
-    _sort_by_class,
-    lmnn_objective,
 )
+from metriclearn.objectives import lmnn_objective
 
 # ---------------------------------------------------------------- helpers
 
@@ -39,7 +39,8 @@ def _sorted_problem(rng, n_per_class=(4, 3, 3), d=3, k=2, spread=1.0):
     y = np.repeat(np.arange(len(n_per_class)), n_per_class)
     X = rng.standard_normal((y.shape[0], d)) * spread
     X[:, 0] += 0.8 * y  # classes overlap: plenty of impostors
-    _, _, order, bounds = _sort_by_class(y)
+    index = LabelIndex(y)
+    order, bounds = index.order, index.bounds
     return np.ascontiguousarray(X[order]), y[order], bounds, k
 
 
@@ -530,7 +531,7 @@ def test_init(init):
 @pytest.mark.parametrize(
     "params, msg",
     [
-        ({"n_components": 5}, "n_components=5 must be at most n_features=4"),
+        ({"n_components": 5}, "n_components=5 must be at most the number of features (4)"),
         ({"init": "lda", "n_components": 3},
          "init='lda' needs n_components <= min(n_features, n_classes - 1) = 2; "
          "got n_components=3"),

@@ -14,9 +14,10 @@ from sklearn.pipeline import make_pipeline
 
 from metriclearn import MMC, Constraints, MMC_Supervised
 from metriclearn._kernels.mmc import diagonal_objective, diagonal_value
-from metriclearn._mmc import mmc_diagonal_objective, mmc_objective
 from metriclearn.datasets import make_xing_toy
+from metriclearn.exceptions import UnboundedObjectiveWarning
 from metriclearn.metrics import pairwise_clustering_accuracy
+from metriclearn.objectives import mmc_diagonal_objective, mmc_objective
 
 cvxpy = pytest.importorskip("cvxpy")
 from metriclearn._reference import (  # noqa: E402
@@ -188,7 +189,7 @@ def test_verbose_prints_iterations(diagonal, capsys):
     assert "iter    1" in lines[0]
 
 
-def test_unbounded_problem_gets_a_clear_error():
+def test_unbounded_problem_gives_the_limit_metric_with_a_warning():
     # similar pairs vary along x only; dissimilar pairs also vary along y
     pairs = np.array([
         [[0.0, 0.0], [1.0, 0.0]],
@@ -198,9 +199,17 @@ def test_unbounded_problem_gets_a_clear_error():
     ])
     y = np.array([1, 1, -1, -1])
     for diagonal in (False, True):
+        # the limit of the optimisation, with a warning that names the direction
+        with pytest.warns(UnboundedObjectiveWarning, match="MMC's objective is unbounded"):
+            M = MMC(diagonal=diagonal).fit(pairs, y).get_mahalanobis_matrix()
+        # only y is measured, normalised in units of its dissimilar spread (3^2 + 2^2)
+        np.testing.assert_allclose(M, [[0.0, 0.0], [0.0, 1.0 / 13.0]], atol=1e-8)
+        # and a way to make it an error, leaving the estimator as it was
         mmc = MMC(diagonal=diagonal)
-        with pytest.raises(ValueError, match="MMC's objective is unbounded"):
-            mmc.fit(pairs, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnboundedObjectiveWarning)
+            with pytest.raises(UnboundedObjectiveWarning):
+                mmc.fit(pairs, y)
         assert not hasattr(mmc, "components_")
 
 

@@ -217,9 +217,8 @@ def test_set_threshold_rejects_bad_values(fitted, bad):
             {"strategy": "max_tpr", "min_rate": "0.5"},
             "min_rate must be a number in [0, 1] for strategy='max_tpr'; got '0.5'",
         ),
-        ({"strategy": "f_beta", "beta": 0}, "beta must be a positive number; got 0"),
-        ({"strategy": "f_beta", "beta": -1.0}, "beta must be a positive number; got -1.0"),
-        ({"strategy": "f_beta", "beta": None}, "beta must be a positive number; got None"),
+        ({"strategy": "f_beta", "beta": -1.0}, "beta must be a finite number >= 0; got -1.0"),
+        ({"strategy": "f_beta", "beta": None}, "beta must be a finite number >= 0; got None"),
     ],
 )
 def test_calibrate_threshold_errors(fitted, toy_index_pairs, kwargs, message):

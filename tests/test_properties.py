@@ -108,8 +108,7 @@ ORDER_FREE = [s for s in ALL_SPECS if s.cls.__name__ in {"MMC", "LMNN"}]
 
 
 def _objective(est, X, y):
-    from metriclearn._lmnn import lmnn_objective
-    from metriclearn._mmc import mmc_diagonal_objective, mmc_objective
+    from metriclearn.objectives import lmnn_objective, mmc_diagonal_objective, mmc_objective
 
     if type(est).__name__ == "LMNN":
         return lmnn_objective(est.components_, X, y, est.n_neighbors)

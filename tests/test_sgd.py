@@ -21,9 +21,12 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from metriclearn import Constraints, SGDMetricLearner, SGDMetricLearner_Supervised
 from metriclearn._kernels.sgd import pair_loss_grad, pair_sq_distances, sgd_steps
-from metriclearn._sgd import _LabelPairSampler, _preconditioner, sgd_objective
+from metriclearn._labels import LabelIndex
+from metriclearn._sgd.engine import preconditioner as _preconditioner
+from metriclearn._sgd.sources import LabelPairSampler
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
+from metriclearn.objectives import sgd_objective
 
 # short fits stop at max_iter on purpose; the warning has its own test
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -135,7 +138,7 @@ def test_preconditioner_bounds_the_curvature(rng):
 
 def test_label_pair_sampler(rng):
     y = np.repeat([0, 1, 2, 3], [5, 1, 7, 3])
-    sampler = _LabelPairSampler(y, 4)
+    sampler = LabelPairSampler(LabelIndex(y))
     pairs, labels = sampler.draw(2000, np.random.RandomState(0))
     assert pairs.shape == (4000, 2)
     assert_array_equal(labels[0::2], 1)
@@ -384,7 +387,7 @@ def test_bad_index_pairs_without_gathering():
     bad = pairs.copy()
     bad[3, 1] = 60
     with pytest.raises(ValueError, match=re.escape(
-        "pairs holds indices out of range for a preprocessor of 60 samples: [60]"
+        "pairs holds indices out of range for the preprocessor of 60 samples: [60]"
     )):
         SGDMetricLearner(preprocessor=X).fit(bad, y_pairs)
     with pytest.raises(ValueError, match=re.escape(

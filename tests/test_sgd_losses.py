@@ -26,8 +26,7 @@ from metriclearn import (
 )
 from metriclearn._kernels import sgd_triplets as tk
 from metriclearn._kernels.sgd import CONTRASTIVE, pair_loss_grad, sgd_steps
-from metriclearn._sgd import sgd_objective
-from metriclearn._sgd_triplets import triplet_objective
+from metriclearn.objectives import sgd_objective, triplet_objective
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -545,7 +544,7 @@ def test_bad_triplets(toy, toy_triplets):
     bad = triplets.copy()
     bad[3, 2] = 60
     with pytest.raises(ValueError, match=re.escape(
-        "triplets holds indices out of range for a preprocessor of 60 samples: [60]"
+        "triplets holds indices out of range for the preprocessor of 60 samples: [60]"
     )):
         SGDTripletLearner(preprocessor=X).fit(bad)
     points = X[triplets]

@@ -1,0 +1,1 @@
+"""Benchmarks of metriclearn against metric-learn, pylmnn and NCA: ``python -m benchmarks``."""

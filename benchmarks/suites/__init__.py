@@ -1,0 +1,1 @@
+"""The suites of ``python -m benchmarks``, one module each."""
