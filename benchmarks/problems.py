@@ -41,11 +41,15 @@ def _load(name):
     if name == "synthetic":  # 3,500 training points after the split
         return datasets.make_classification(n_samples=5000, n_features=50,
                                             random_state=SEED)
+    if name == "large":  # 60,000 training points after the split, 10 classes
+        return datasets.make_classification(n_samples=85_715, n_features=50,
+                                            n_informative=30, n_classes=10,
+                                            random_state=SEED)
     return getattr(datasets, f"load_{name}")(return_X_y=True)
 
 
 def split(name, standardise=False):
-    """``iris``, ``wine``, ``breast_cancer``, ``digits`` or ``synthetic``, split
+    """``iris``, ``wine``, ``breast_cancer``, ``digits``, ``synthetic`` or ``large``, split
     (and standardised on its training part when ``standardise``)."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler

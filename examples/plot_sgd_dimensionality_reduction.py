@@ -7,8 +7,11 @@ learns a linear map :math:`L` of shape ``(k, n_features)``: ``transform``
 returns :math:`k` columns, and the Euclidean distance between them is the
 learned distance. Unlike principal component analysis (PCA), which keeps the
 directions of largest variance whatever the classes, the map is learned to
-bring points of one class together and to push points of different classes
-apart (pairs drawn from the labels, afresh for every epoch).
+bring each point closer to its nearest points of the same class than to the
+nearby points of other classes (triplets drawn from the labels, with
+negatives mined in every mini-batch). The maps are learned off the unit
+sphere (``normalize=False``, the default): on it, a two-dimensional map
+would put every point on a circle.
 
 This example learns such maps on the handwritten digits (64 pixel features,
 10 classes) and compares them with PCA of the same dimension:
@@ -75,7 +78,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 def learned_map(k):
     return make_pipeline(
-        StandardScaler(), SGDMetricLearner_Supervised(n_components=k, random_state=0)
+        StandardScaler(),
+        SGDMetricLearner_Supervised(n_components=k, normalize=False, random_state=0),
     )
 
 
@@ -85,7 +89,8 @@ def pca_map(k):
 
 # numba compiles the kernels on first use (and caches them on disk): fit once
 # on a few points so that the times below measure training only.
-SGDMetricLearner_Supervised(n_components=2, max_iter=1, tol=None).fit(X[:50], y[:50])
+SGDMetricLearner_Supervised(n_components=2, normalize=False, max_iter=1, tol=None).fit(
+    X[:50], y[:50])
 
 # %%
 # Learned maps and PCA, from 2 to 64 dimensions

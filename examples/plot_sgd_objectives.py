@@ -16,9 +16,13 @@ The SGD learners minimise one of four losses over the linear map
 
 The pair losses are learned from pairs (:class:`~metriclearn.SGDMetricLearner`)
 or class labels; the triplet losses from triplets
-(:class:`~metriclearn.SGDTripletLearner`) or from class labels, with the
-negatives of each anchor mined among the points of a mini-batch
-(:class:`~metriclearn.SGDMetricLearner_Supervised`, ``miner=...``).
+(:class:`~metriclearn.SGDTripletLearner`) or from class labels
+(:class:`~metriclearn.SGDMetricLearner_Supervised`): each point is an anchor
+with a positive among its 3 nearest same-class points, and its negatives are
+mined among the points of a mini-batch (``miner=...``). The supervised
+learner's default is the triplet loss with semi-hard negatives;
+``normalize=True`` learns on the unit sphere instead, where the margin and
+the temperature are those of the seed papers.
 
 This example compares them on the digits data (standardised, one stratified
 70/30 split) with two learners that optimise a neighbourhood criterion
@@ -104,8 +108,13 @@ triplets = constraints.generate_knntriplets(X_train, 2, 3)
 sgd = dict(batch_size=256, random_state=0)
 learners = {
     "Euclidean": (None, None),
-    "hinge (label pairs)": (SGDMetricLearner_Supervised(loss="hinge", **sgd),
-                            (X_train, y_train)),
+    "default (triplet, semi-hard)": (SGDMetricLearner_Supervised(random_state=0),
+                                     (X_train, y_train)),
+    "triplet, semi-hard, sphere": (SGDMetricLearner_Supervised(normalize=True,
+                                                               random_state=0),
+                                   (X_train, y_train)),
+    "hinge (random label pairs)": (SGDMetricLearner_Supervised(
+        loss="hinge", miner="all", sampling="random", **sgd), (X_train, y_train)),
     "hinge (local pairs)": (SGDMetricLearner(loss="hinge", eta0=0.1, preprocessor=X_train,
                                              **sgd), (pairs, y_pairs)),
     "contrastive (local pairs)": (
@@ -117,8 +126,9 @@ learners = {
     "triplet (mined, hard)": (SGDMetricLearner_Supervised(loss="triplet", miner="hard",
                                                           max_iter=30, **sgd),
                               (X_train, y_train)),
-    "InfoNCE (mined, all)": (SGDMetricLearner_Supervised(loss="infonce", max_iter=30, **sgd),
-                             (X_train, y_train)),
+    "InfoNCE (mined, all, sphere)": (SGDMetricLearner_Supervised(
+        loss="infonce", miner="all", normalize=True, max_iter=30, **sgd),
+        (X_train, y_train)),
     "triplet (kNN triplets)": (SGDTripletLearner(loss="triplet", max_iter=30,
                                                  preprocessor=X_train, **sgd), (triplets,)),
     "LMNN": (LMNN(n_neighbors=3, random_state=0), (X_train, y_train)),
@@ -132,9 +142,10 @@ for learner, _ in learners.values():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             small = SGDMetricLearner_Supervised(loss=learner.loss, max_iter=1, random_state=0)
-            if learner.loss in ("triplet", "infonce"):
-                small.set_params(miner="hard")
-            small.fit(X_train[:100], y_train[:100])
+            for miner in ("all", "hard", "semihard"):
+                for normalize in (False, True):
+                    small.set_params(miner=miner, normalize=normalize).fit(
+                        X_train[:100], y_train[:100])
 
 # %%
 # Evaluation

@@ -1,24 +1,82 @@
 """Kernels of SGDMetricLearner: mini-batch steps of the pair losses over
-``L`` (hinge, contrastive), and squared learned distances of index pairs,
-block by block.
+``L`` (hinge, contrastive), squared learned distances of index pairs, block
+by block, and the embedding on the unit sphere that every SGD kernel shares.
 
 Every pair is two row indices into a point array ``X``; point pairs of shape
 ``(n, 2, d)`` are handed in as ``X = pairs.reshape(2 n, d)`` with index pairs
 ``(2 i, 2 i + 1)``, so one kernel serves both input forms. A mini-batch is
 gathered into a preallocated ``(B, d)`` buffer of differences ``D`` and costs
 two GEMMs: ``Z = D L^T`` and ``G = (w * Z)^T D``.
+
+With ``normalize`` the losses compare points embedded on the unit sphere,
+``z = L x / ||L x||``: distances are no longer those of differences, so a
+batch gathers its ``2 B`` points ``P``, embeds them (``E = P L^T``,
+normalised rows ``Z``), and maps the derivatives in ``Z`` back through the
+normalisation, ``d/de = (I - z z^T) d/dz / ||e||``, before the gradient
+GEMM ``dE^T P``: twice the work of a plain step.
 """
 
 import numpy as np
 from numba import njit
 
-# pair losses (``loss`` argument of the kernels)
+# the losses (``loss`` argument of the kernels): the pair losses of this
+# module, the triplet losses of :mod:`.sgd_triplets`; every code distinct, for
+# the mined kernels of :mod:`.sgd_mining` take them all
 HINGE = 0
 CONTRASTIVE = 1
+TRIPLET = 2
+INFONCE = 3
 
 # Rows per block in ``pair_sq_distances``: GEMMs large enough for BLAS to run
 # at full speed, buffers small enough to stay in cache.
 _BLOCK = 2048
+
+
+@njit(cache=True)
+def embed_rows(Z, normalize):
+    """Norms of the rows of ``Z`` (INOUT), and with ``normalize`` the rows
+    divided by them (a row of norm zero stays zero).
+
+    Returns
+    -------
+    norms : ndarray of shape (n_rows,), float64
+    """
+    n, k = Z.shape
+    norms = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for t in range(k):
+            s += Z[i, t] * Z[i, t]
+        r = np.sqrt(s)
+        norms[i] = r
+        if normalize and r > 0.0:
+            for t in range(k):
+                Z[i, t] /= r
+    return norms
+
+
+@njit(cache=True)
+def unembed_rows(dZ, Z, norms, normalize):
+    """With ``normalize``, map derivatives in the normalised rows ``z = e /
+    ||e||`` to derivatives in ``e``: ``dZ[i] <- (dZ[i] - (z_i . dZ[i]) z_i) /
+    ||e_i||`` (0 for a row of norm zero). Without, leave ``dZ`` as it is.
+
+    ``dZ`` is INOUT; ``Z`` (the normalised rows) and ``norms`` are IN.
+    """
+    if not normalize:
+        return
+    n, k = dZ.shape
+    for i in range(n):
+        r = norms[i]
+        if r == 0.0:
+            for t in range(k):
+                dZ[i, t] = 0.0
+            continue
+        s = 0.0
+        for t in range(k):
+            s += Z[i, t] * dZ[i, t]
+        for t in range(k):
+            dZ[i, t] = (dZ[i, t] - s * Z[i, t]) / r
 
 
 @njit(cache=True)
@@ -128,8 +186,38 @@ def _weights(Z, labels, order, start, alpha, margin, sq, w, loss):
 
 
 @njit(cache=True)
+def _sphere_batch(X, pairs, labels, order, start, m, LT, alpha, margin, loss):
+    """Summed loss of the pairs ``order[start : start + m]`` embedded on the
+    unit sphere at ``L``, and the gradient of the summed loss (shape
+    ``(k, d)``). Every array argument is IN (``LT`` is ``L^T``)."""
+    d, k = LT.shape
+    P = np.empty((2 * m, d))
+    for i in range(m):
+        p = order[start + i]
+        a = pairs[p, 0]
+        b = pairs[p, 1]
+        for j in range(d):
+            P[i, j] = X[a, j]
+            P[m + i, j] = X[b, j]
+    E = np.dot(P, LT)
+    norms = embed_rows(E, True)
+    Zd = E[:m] - E[m:]
+    sq = np.empty(m)
+    w = np.empty(m)
+    value = _weights(Zd, labels, order, start, alpha, margin, sq, w, loss)
+    dZ = np.empty((2 * m, k))
+    for i in range(m):
+        for t in range(k):
+            g = 2.0 * w[i] * Zd[i, t]
+            dZ[i, t] = g
+            dZ[m + i, t] = -g
+    unembed_rows(dZ, E, norms, True)
+    return value, np.dot(np.ascontiguousarray(dZ.T), P)
+
+
+@njit(cache=True)
 def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, precond,
-              loss=HINGE):
+              loss=HINGE, normalize=False):
     """Mini-batch SGD steps on the mean pair hinge loss over ``L`` (or, with
     ``loss=CONTRASTIVE``, the contrastive loss).
 
@@ -144,7 +232,10 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
     taken at the ``L`` before the step, preconditioned by a fixed positive
     diagonal (one factor per feature). The contrastive loss replaces the
     dissimilar term by ``alpha max(0, margin - ||L d_i||)^2`` and ``w_i`` by
-    its derivative with respect to ``||L d_i||^2``.
+    its derivative with respect to ``||L d_i||^2``. With ``normalize`` the
+    learned distances are those of the points embedded on the unit sphere,
+    ``||z_a - z_b||`` with ``z = L x / ||L x||``, and the step follows the
+    gradient through the normalisation.
 
     Parameters
     ----------
@@ -166,6 +257,7 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
         ``precond[j]``.
     loss : int
         ``HINGE`` (0) or ``CONTRASTIVE`` (1).
+    normalize : bool
 
     Returns
     -------
@@ -192,6 +284,15 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
         m = min(B, total - start)
         if m <= 0:
             break
+        if normalize:
+            losses[t], G = _sphere_batch(X, pairs, labels, order, start, m, LT, alpha,
+                                         margin, loss)
+            c = etas[t] / m
+            for r in range(k):
+                for j in range(d):
+                    L[r, j] -= c * precond[j] * G[r, j]
+                    LT[j, r] = L[r, j]
+            continue
         if m != D.shape[0]:
             D = np.empty((m, d))
             Z = np.empty((m, k))
@@ -214,7 +315,7 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
 
 
 @njit(cache=True)
-def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
+def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE, normalize=False):
     """Mean pair loss (hinge or contrastive) over all pairs at ``L`` and its
     gradient, in blocks (the full-batch counterpart of one :func:`sgd_steps`
     step).
@@ -228,6 +329,8 @@ def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
     alpha, margin : float
     loss : int
         ``HINGE`` or ``CONTRASTIVE``.
+    normalize : bool
+        Compare the points embedded on the unit sphere.
 
     Returns
     -------
@@ -243,6 +346,12 @@ def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
     total = 0.0
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
+        if normalize:
+            value, G = _sphere_batch(X, pairs, labels, order, start, m, LT, alpha, margin,
+                                     loss)
+            total += value
+            grad += 0.5 * G
+            continue
         D = np.empty((m, d))
         Z = np.empty((m, k))
         sq = np.empty(m)
@@ -258,15 +367,17 @@ def pair_loss_grad(X, pairs, labels, L, alpha, margin, loss=HINGE):
 
 
 @njit(cache=True)
-def pair_sq_distances(X, pairs, L):
+def pair_sq_distances(X, pairs, L, normalize=False):
     """``||L (X[a] - X[b])||^2`` for every index pair ``(a, b)``, block by
-    block (never an ``(n_pairs, d)`` array of differences).
+    block (never an ``(n_pairs, d)`` array of differences); with
+    ``normalize``, ``||z_a - z_b||^2`` with ``z = L x / ||L x||``.
 
     Parameters
     ----------
     X : ndarray of shape (n_points, d), float64, IN
     pairs : ndarray of shape (n_pairs, 2), integer, IN
     L : ndarray of shape (k, d), float64, IN
+    normalize : bool
 
     Returns
     -------
@@ -279,10 +390,20 @@ def pair_sq_distances(X, pairs, L):
     out = np.empty(n)
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        D = np.empty((m, d))
-        Z = np.empty((m, k))
-        _gather(X, pairs, order, start, D)
-        np.dot(D, LT, Z)
+        if normalize:
+            P = np.empty((2 * m, d))
+            for i in range(m):
+                for j in range(d):
+                    P[i, j] = X[pairs[start + i, 0], j]
+                    P[m + i, j] = X[pairs[start + i, 1], j]
+            E = np.dot(P, LT)
+            embed_rows(E, True)
+            Z = E[:m] - E[m:]
+        else:
+            D = np.empty((m, d))
+            Z = np.empty((m, k))
+            _gather(X, pairs, order, start, D)
+            np.dot(D, LT, Z)
         for i in range(m):
             s = 0.0
             for j in range(k):

@@ -1,39 +1,38 @@
-"""Kernels of the triplet losses of the SGD learners: mini-batch steps on
-given triplets, and on anchors with a positive whose negatives are mined in
-the batch.
+"""Kernels of the triplet losses of the SGD learners on given triplets
+``(a, p, n)``: mini-batch steps, the full loss and gradient, and squared
+distances.
 
 Both losses depend on ``L`` only through squared learned distances
 ``d2(a, x) = ||L (x_a - x)||^2``. With ``c`` the derivative of the loss with
 respect to each such distance, the gradient is
-``2 sum_{(a, x)} c (L (x_a - x)) (x_a - x)^T``:
+``2 sum_{(a, x)} c (L (x_a - x)) (x_a - x)^T``: two GEMMs per batch, one over
+the differences ``x_a - x_p`` and one over ``x_a - x_n``. With ``normalize``
+the points are embedded on the unit sphere, ``z = L x / ||L x||``, and a
+batch embeds its ``3 B`` points instead (see :mod:`.sgd`).
 
-- for given triplets ``(a, p, n)`` it is two GEMMs per batch, one over the
-  differences ``x_a - x_p`` and one over ``x_a - x_n``;
-- for mined negatives, the batch's ``m`` points ``X_b`` are embedded once,
-  ``E = X_b L^T``, their distances come from a Gram matrix, and with ``C``
-  the ``m x m`` matrix of derivatives the gradient is ``2 (Lap E)^T X_b``
-  with ``Lap = diag(rowsum C + colsum C) - C - C^T`` (a weighted graph
-  Laplacian): three GEMMs whatever the number of (anchor, negative) pairs.
+The steps on anchors whose negatives are mined in the batch live in
+:mod:`.sgd_mining`; its kernels and miner codes are re-exported here.
 """
 
 import numpy as np
 from numba import njit
 
-# losses
-TRIPLET = 0
-INFONCE = 1
-
-# negative miners
-ALL = 0
-HARD = 1
-SEMIHARD = 2
-EASY = 3
+from .sgd import INFONCE, TRIPLET, embed_rows, unembed_rows  # noqa: F401  (loss codes)
+from .sgd_mining import (  # noqa: F401  (re-exported)
+    ALL,
+    EASY,
+    HARD,
+    SEMIHARD,
+    mine_negatives,
+    mined_loss_grad,
+    mined_steps,
+)
 
 _BLOCK = 2048
 
 
 @njit(cache=True)
-def _softplus(s):
+def softplus(s):
     """``log(1 + exp(s))`` and its derivative ``1 / (1 + exp(-s))``, without
     overflow."""
     if s > 0.0:
@@ -41,6 +40,18 @@ def _softplus(s):
         return s + np.log1p(e), 1.0 / (1.0 + e)
     e = np.exp(s)
     return np.log1p(e), e / (1.0 + e)
+
+
+@njit(cache=True)
+def _terms(loss, dp, dn, margin, temperature, step_scale):
+    """Loss of one triplet and its derivative ``c`` in ``dp`` (``-c`` in
+    ``dn``); InfoNCE's derivative is multiplied by ``step_scale *
+    temperature``."""
+    if loss == TRIPLET:
+        h = dp - dn + margin
+        return (h, 1.0) if h > 0.0 else (0.0, 0.0)
+    value, sig = softplus((dp - dn) / temperature)
+    return value, sig * step_scale
 
 
 @njit(cache=True)
@@ -97,17 +108,8 @@ def _triplet_batch(X, triplets, order, start, LT, loss, margin, temperature, ste
         for j in range(k):
             dp += Zp[i, j] * Zp[i, j]
             dn += Zn[i, j] * Zn[i, j]
-        if loss == TRIPLET:
-            h = dp - dn + margin
-            if h > 0.0:
-                total += h
-                c = 1.0
-            else:
-                c = 0.0
-        else:
-            value, sig = _softplus((dp - dn) / temperature)
-            total += value
-            c = sig * step_scale
+        value, c = _terms(loss, dp, dn, margin, temperature, step_scale)
+        total += value
         for j in range(k):
             Zp[i, j] *= c
             Zn[i, j] *= -c
@@ -117,8 +119,45 @@ def _triplet_batch(X, triplets, order, start, LT, loss, margin, temperature, ste
 
 
 @njit(cache=True)
+def _sphere_batch(X, triplets, order, start, m, LT, loss, margin, temperature, step_scale):
+    """Summed loss of the triplets ``order[start : start + m]`` embedded on the
+    unit sphere at ``L`` and the gradient of the summed loss (shape
+    ``(k, d)``; InfoNCE's scaled as in :func:`_triplet_batch`). Every array
+    argument is IN (``LT`` is ``L^T``)."""
+    d, k = LT.shape
+    P = np.empty((3 * m, d))
+    for i in range(m):
+        t = order[start + i]
+        for r in range(3):
+            row = triplets[t, r]
+            for j in range(d):
+                P[r * m + i, j] = X[row, j]
+    E = np.dot(P, LT)
+    norms = embed_rows(E, True)
+    dZ = np.zeros((3 * m, k))
+    total = 0.0
+    for i in range(m):
+        dp = 0.0
+        dn = 0.0
+        for t in range(k):
+            dp += (E[i, t] - E[m + i, t]) ** 2
+            dn += (E[i, t] - E[2 * m + i, t]) ** 2
+        value, c = _terms(loss, dp, dn, margin, temperature, step_scale)
+        total += value
+        if c != 0.0:
+            for t in range(k):
+                gp = 2.0 * c * (E[i, t] - E[m + i, t])
+                gn = 2.0 * c * (E[i, t] - E[2 * m + i, t])
+                dZ[i, t] += gp - gn
+                dZ[m + i, t] -= gp
+                dZ[2 * m + i, t] += gn
+    unembed_rows(dZ, E, norms, True)
+    return total, np.dot(np.ascontiguousarray(dZ.T), P)
+
+
+@njit(cache=True)
 def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temperature,
-                  precond):
+                  precond, normalize=False):
     """Mini-batch SGD steps on the mean triplet loss over ``L``.
 
     Step ``t`` takes the triplets ``order[t B : (t + 1) B]`` and, with ``m``
@@ -128,7 +167,8 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
     ``max(0, d2(a, p) - d2(a, n) + margin)`` (``loss=TRIPLET``) or
     ``temperature * log(1 + exp((d2(a, p) - d2(a, n)) / temperature))``
     (``loss=INFONCE`` with one negative, scaled by the temperature; the
-    losses returned are not scaled).
+    losses returned are not scaled). With ``normalize`` the distances are
+    those of the points embedded on the unit sphere.
 
     Parameters
     ----------
@@ -144,6 +184,7 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
         ``TRIPLET`` or ``INFONCE``.
     margin, temperature : float
     precond : ndarray of shape (d,), float64, IN
+    normalize : bool
 
     Returns
     -------
@@ -170,6 +211,15 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
         m = min(B, total - start)
         if m <= 0:
             break
+        if normalize:
+            losses[t], G = _sphere_batch(X, triplets, order, start, m, LT, loss, margin,
+                                         temperature, 1.0)
+            c = etas[t] / m
+            for r in range(k):
+                for j in range(d):
+                    L[r, j] -= c * precond[j] * G[r, j]
+                    LT[j, r] = L[r, j]
+            continue
         if m != Dp.shape[0]:
             Dp = np.empty((m, d))
             Dn = np.empty((m, d))
@@ -186,7 +236,7 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
 
 
 @njit(cache=True)
-def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
+def triplet_loss_grad(X, triplets, L, loss, margin, temperature, normalize=False):
     """Mean triplet loss over all triplets at ``L`` and its gradient (the
     full-batch counterpart of one :func:`triplet_steps` step).
 
@@ -197,6 +247,7 @@ def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
     L : ndarray of shape (k, d), float64, IN
     loss : int
     margin, temperature : float
+    normalize : bool
 
     Returns
     -------
@@ -214,6 +265,12 @@ def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
     total = 0.0
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
+        if normalize:
+            value, G = _sphere_batch(X, triplets, order, start, m, LT, loss, margin,
+                                     temperature, 1.0 / temperature)
+            total += value
+            grad += 0.5 * G
+            continue
         total += _triplet_batch(X, triplets, order, start, LT, loss, margin, temperature,
                                 1.0 / temperature, np.empty((m, d)), np.empty((m, d)),
                                 np.empty((m, k)), np.empty((m, k)), G)
@@ -222,14 +279,16 @@ def triplet_loss_grad(X, triplets, L, loss, margin, temperature):
 
 
 @njit(cache=True)
-def triplet_sq_distances(X, triplets, L):
-    """``d2(a, p)`` and ``d2(a, n)`` of every index triplet, block by block.
+def triplet_sq_distances(X, triplets, L, normalize=False):
+    """``d2(a, p)`` and ``d2(a, n)`` of every index triplet, block by block
+    (on the unit sphere with ``normalize``).
 
     Parameters
     ----------
     X : ndarray of shape (n_points, d), float64, IN
     triplets : ndarray of shape (n_triplets, 3), integer, IN
     L : ndarray of shape (k, d), float64, IN
+    normalize : bool
 
     Returns
     -------
@@ -241,274 +300,29 @@ def triplet_sq_distances(X, triplets, L):
     out = np.empty((n, 2))
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        D = np.empty((2 * m, d))
-        for i in range(m):
-            a = triplets[start + i, 0]
-            for j in range(d):
-                D[2 * i, j] = X[a, j] - X[triplets[start + i, 1], j]
-                D[2 * i + 1, j] = X[a, j] - X[triplets[start + i, 2], j]
-        Z = np.dot(D, LT)
+        if normalize:
+            P = np.empty((3 * m, d))
+            for i in range(m):
+                for r in range(3):
+                    for j in range(d):
+                        P[r * m + i, j] = X[triplets[start + i, r], j]
+            E = np.dot(P, LT)
+            embed_rows(E, True)
+            Z = np.empty((2 * m, k))
+            for i in range(m):
+                Z[2 * i] = E[i] - E[m + i]
+                Z[2 * i + 1] = E[i] - E[2 * m + i]
+        else:
+            D = np.empty((2 * m, d))
+            for i in range(m):
+                a = triplets[start + i, 0]
+                for j in range(d):
+                    D[2 * i, j] = X[a, j] - X[triplets[start + i, 1], j]
+                    D[2 * i + 1, j] = X[a, j] - X[triplets[start + i, 2], j]
+            Z = np.dot(D, LT)
         for i in range(2 * m):
             s = 0.0
             for j in range(k):
                 s += Z[i, j] * Z[i, j]
             out[start + i // 2, i % 2] = s
     return out
-
-
-# --------------------------------------------------------------------------
-# anchors and positives, negatives mined in the batch
-# --------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def mine_negatives(D2, codes_b, miner, margin, u, sel):
-    """Mined negatives of each anchor of a batch.
-
-    Anchor ``i`` is point ``i`` of the batch and its positive is point
-    ``b + i`` (``b = D2.shape[0]``); its candidate negatives are the batch's
-    points of another class (``codes_b[j] != codes_b[i]``). With
-    ``dp = D2[i, b + i]`` and ``dn = D2[i, j]``:
-
-    - ``ALL``: every candidate;
-    - ``HARD``: the closest candidate (the first in batch order on ties);
-    - ``SEMIHARD``: one candidate with ``dp < dn < dp + margin``, drawn
-      uniformly by ``u[i]`` in [0, 1);
-    - ``EASY``: one candidate with ``dn >= dp + margin``, drawn likewise.
-
-    Parameters
-    ----------
-    D2 : ndarray of shape (b, m), float64, IN
-        Squared distances from each anchor to every point of the batch.
-    codes_b : ndarray of shape (m,), integer, IN
-        Class code of each point of the batch.
-    miner : int
-    margin : float
-    u : ndarray of shape (b,), float64, IN
-        Uniform draws in [0, 1) (read by ``SEMIHARD`` and ``EASY``).
-    sel : ndarray of shape (b, m), integer, OUT
-        Row ``i`` receives the batch columns of the mined negatives of anchor
-        ``i`` in ``sel[i, :count[i]]``; its other entries are work space.
-
-    Returns
-    -------
-    count : ndarray of shape (b,), intp
-        Mined negatives of each anchor (0 when none qualifies).
-    """
-    b, m = D2.shape
-    count = np.zeros(b, dtype=np.intp)
-    for i in range(b):
-        ci = codes_b[i]
-        dp = D2[i, b + i]
-        if miner == ALL:
-            c = 0
-            for j in range(m):
-                if codes_b[j] != ci:
-                    sel[i, c] = j
-                    c += 1
-            count[i] = c
-        elif miner == HARD:
-            best = -1
-            for j in range(m):
-                if codes_b[j] != ci and (best < 0 or D2[i, j] < D2[i, best]):
-                    best = j
-            if best >= 0:
-                sel[i, 0] = best
-                count[i] = 1
-        else:
-            c = 0
-            for j in range(m):
-                if codes_b[j] == ci:
-                    continue
-                dn = D2[i, j]
-                if miner == SEMIHARD:
-                    ok = dp < dn and dn < dp + margin
-                else:
-                    ok = dn >= dp + margin
-                if ok:
-                    sel[i, c] = j
-                    c += 1
-            if c > 0:
-                r = min(int(u[i] * c), c - 1)
-                sel[i, 0] = sel[i, r]
-                count[i] = 1
-    return count
-
-
-@njit(cache=True)
-def _mined_batch(X, codes, anchors, positives, u, start, b, LT, loss, miner, margin,
-                 temperature, step_scale):
-    """Summed loss of the anchors ``start : start + b`` and half the gradient
-    of the summed loss (``G``, shape ``(k, d)``), with negatives mined among
-    the batch's points at ``L`` (``step_scale`` as in :func:`_triplet_batch`).
-
-    Every array argument (``X``, ``codes``, ``anchors``, ``positives``, ``u``,
-    ``LT``) is IN; the batch's work arrays are allocated here. Returns
-    ``(loss, G)``.
-    """
-    d, k = LT.shape
-    m = 2 * b
-    Xb = np.empty((m, d))
-    cb = np.empty(m, dtype=np.intp)
-    for i in range(b):
-        a = anchors[start + i]
-        p = positives[start + i]
-        cb[i] = codes[a]
-        cb[b + i] = codes[p]
-        for j in range(d):
-            Xb[i, j] = X[a, j]
-            Xb[b + i, j] = X[p, j]
-    E = np.dot(Xb, LT)
-    sq = np.empty(m)
-    for i in range(m):
-        s = 0.0
-        for j in range(k):
-            s += E[i, j] * E[i, j]
-        sq[i] = s
-    D2 = np.dot(E[:b], E.T)
-    for i in range(b):
-        for j in range(m):
-            D2[i, j] = max(sq[i] + sq[j] - 2.0 * D2[i, j], 0.0)
-    sel = np.empty((b, m), dtype=np.intp)
-    count = mine_negatives(D2, cb, miner, margin, u[start:start + b], sel)
-    C = np.zeros((b, m))
-    s_buf = np.empty(m)
-    total = 0.0
-    for i in range(b):
-        nc = count[i]
-        if nc == 0:
-            continue
-        dp = D2[i, b + i]
-        if loss == TRIPLET:
-            w = 1.0 / nc
-            for r in range(nc):
-                j = sel[i, r]
-                h = dp - D2[i, j] + margin
-                if h > 0.0:
-                    total += w * h
-                    C[i, b + i] += w
-                    C[i, j] -= w
-        else:
-            # log(1 + sum_n exp(s_n)), s_n = (dp - dn) / temperature
-            top = 0.0
-            for r in range(nc):
-                s = (dp - D2[i, sel[i, r]]) / temperature
-                s_buf[r] = s
-                if s > top:
-                    top = s
-            z = np.exp(-top)
-            for r in range(nc):
-                z += np.exp(s_buf[r] - top)
-            total += top + np.log(z)
-            for r in range(nc):
-                q = np.exp(s_buf[r] - top) / z * step_scale
-                C[i, b + i] += q
-                C[i, sel[i, r]] -= q
-    # Y = Lap E with Lap = diag(rowsum C + colsum C) - C - C^T (C padded to m x m)
-    deg = np.zeros(m)
-    for i in range(b):
-        for j in range(m):
-            deg[i] += C[i, j]
-            deg[j] += C[i, j]
-    Y = np.empty((m, k))
-    for i in range(m):
-        for j in range(k):
-            Y[i, j] = deg[i] * E[i, j]
-    Y[:b] -= np.dot(C, E)
-    Y -= np.dot(C.T, E[:b])
-    return total, np.dot(Y.T, Xb)
-
-
-@njit(cache=True)
-def mined_steps(X, codes, anchors, positives, u, L0, etas, batch_size, loss, miner,
-                margin, temperature, precond):
-    """Mini-batch SGD steps on the mean mined triplet loss over ``L``.
-
-    Step ``t`` takes the anchors ``anchors[t B : (t + 1) B]`` with their
-    positives; the negatives of each anchor are mined among the other points
-    of the batch (anchors and positives) of another class
-    (:func:`mine_negatives`, with the draws ``u``). With ``N_i`` the mined
-    negatives of anchor ``i``, its loss is
-    ``(1 / |N_i|) sum_{n in N_i} max(0, d2(a, p) - d2(a, n) + margin)``
-    (``loss=TRIPLET``) or
-    ``log(1 + sum_{n in N_i} exp((d2(a, p) - d2(a, n)) / temperature))``
-    (``loss=INFONCE``; the step follows ``temperature`` times it), and 0
-    when ``N_i`` is empty; the step follows the gradient of the batch's mean
-    loss, preconditioned by ``precond``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_points, d), float64, C order, IN
-    codes : ndarray of shape (n_points,), integer, IN
-        Class code of each point.
-    anchors, positives : ndarray of shape (n_anchors,), integer, IN
-        Rows of ``X``.
-    u : ndarray of shape (n_anchors,), float64, IN
-        Draws in [0, 1) for the miners that pick one negative.
-    L0 : ndarray of shape (k, d), float64, IN
-        Starting map (not modified; the steps run on a copy).
-    etas : ndarray of shape (n_steps,), float64, IN
-    batch_size : int
-    loss, miner : int
-    margin, temperature : float
-    precond : ndarray of shape (d,), float64, IN
-
-    Returns
-    -------
-    L : ndarray of shape (k, d), float64
-        The map after the steps, newly allocated.
-    losses : ndarray of shape (n_steps,), float64
-        Summed loss of each batch at the map it was taken at (0 for steps
-        beyond the end of ``anchors``, which are not taken).
-    """
-    k, d = L0.shape
-    n_steps = etas.shape[0]
-    L = L0.copy()
-    LT = np.ascontiguousarray(L.T)
-    losses = np.zeros(n_steps)
-    total = anchors.shape[0]
-    B = batch_size
-    for t in range(n_steps):
-        start = t * B
-        b = min(B, total - start)
-        if b <= 0:
-            break
-        value, G = _mined_batch(X, codes, anchors, positives, u, start, b, LT, loss,
-                                miner, margin, temperature, 1.0)
-        losses[t] = value
-        c = etas[t] * 2.0 / b
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
-    return L, losses
-
-
-@njit(cache=True)
-def mined_loss_grad(X, codes, anchors, positives, u, L, loss, miner, margin, temperature):
-    """Mean mined loss of one batch (all the anchors given) at ``L`` and its
-    gradient: the counterpart of one :func:`mined_steps` step.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_points, d), float64, IN
-    codes : ndarray of shape (n_points,), integer, IN
-    anchors, positives : ndarray of shape (b,), integer, IN
-    u : ndarray of shape (b,), float64, IN
-    L : ndarray of shape (k, d), float64, IN
-    loss, miner : int
-    margin, temperature : float
-
-    Returns
-    -------
-    loss : float
-        Mean loss over the anchors (for ``INFONCE``, not scaled by
-        ``temperature``).
-    grad : ndarray of shape (k, d), float64
-        Its gradient.
-    """
-    LT = np.ascontiguousarray(L.T)
-    b = anchors.shape[0]
-    value, G = _mined_batch(X, codes, anchors, positives, u, 0, b, LT, loss, miner,
-                            margin, temperature, 1.0 / temperature)
-    return value / b, G * (2.0 / b)

@@ -10,10 +10,13 @@ Where each piece lives, from the estimators down to the kernels:
 - :mod:`.engine` (``train_local``) and :mod:`.dask` (``train_tuples``,
   ``train_labels``): the two drivers, arrays and settings in, a
   :class:`~metriclearn._result.FitResult` out; neither knows an estimator;
-- :mod:`.sources`: the training tuples, given or drawn from labels;
+- :mod:`.sources`: the training tuples, given or drawn from labels (target
+  neighbours or random pairs), and their centring on the unit sphere;
 - :mod:`.losses`: the losses, miners and the typed batches whose ``steps``
-  call the numba kernels of :mod:`metriclearn._kernels.sgd` and
-  :mod:`metriclearn._kernels.sgd_triplets`.
+  call the numba kernels of :mod:`metriclearn._kernels.sgd` (pairs, and the
+  embedding on the sphere), :mod:`metriclearn._kernels.sgd_triplets`
+  (given triplets) and :mod:`metriclearn._kernels.sgd_mining` (target
+  neighbours, miners, steps with negatives mined in the batch).
 
 The package imports none of its modules: each is imported by name, so that
 a driver or a loss never pulls in the estimators above it.

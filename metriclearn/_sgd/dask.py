@@ -32,10 +32,12 @@ import numpy as np
 from .._kernels.sgd import pair_sq_distances
 from .._labels import LabelIndex
 from .._result import FitResult
+from .._threads import limit_threads
 from .engine import N_SCALE_SAMPLE, Schedule, check_diverged, report, start, start_from_sample
-from .sources import LabelPairSampler, tuples_batch
+from .sources import LabelPairSampler, NeighborSampler, centered, is_mined, tuples_batch
 
-__all__ = ["DaskTuples", "compute", "is_dask", "train_labels", "train_tuples"]
+__all__ = ["DaskTuples", "compute", "epoch_sizes", "is_dask", "stratified_shards",
+           "train_labels", "train_tuples"]
 
 _MISSING = (
     "backend='dask' needs Dask's distributed scheduler, an optional dependency: "
@@ -146,41 +148,53 @@ def _index_shard(indices, labels):
     return None, np.ascontiguousarray(indices), labels
 
 
-def _point_shard(points, labels):
+def _point_shard(points, labels, center=None):
     """A shard of point tuples ``(m, size, d)``, addressed as rows of its own
-    ``(size m, d)`` array."""
+    ``(size m, d)`` array (less ``center``, on the unit sphere)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     name = "pairs" if labels is not None else "triplets"
     if not np.all(np.isfinite(points)):
         raise ValueError(f"{name} contains NaN or infinity")
+    if center is not None:
+        points = points - center
     m, size, d = points.shape
     idx = np.arange(size * m, dtype=np.intp).reshape(m, size)
     return points.reshape(size * m, d), idx, labels
 
 
-def _label_shard(X, codes):
-    """A shard of labelled points, with the sampler that draws its pairs."""
+def _label_shard(X, codes, sampling, n_neighbors, center=None):
+    """A shard of labelled points (less ``center``, on the unit sphere), with
+    the sampler that draws its tuples (target neighbours, with
+    ``sampling='neighbors'``, among the shard's points)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.all(np.isfinite(X)):
         raise ValueError("Input X contains NaN or infinity")
-    return X, LabelPairSampler(LabelIndex(codes))
+    if center is not None:
+        X = np.ascontiguousarray(X - center)
+    with limit_threads(1, blas=1):
+        pairs = LabelPairSampler(LabelIndex(codes))
+        if sampling == "neighbors":
+            return X, NeighborSampler(X, pairs, n_neighbors)
+        return X, pairs
 
 
-def _round(X_shared, shard, L, etas, batch_size, cfg, precond, seed, shuffle, start):
-    """One task: ``len(etas)`` mini-batch steps with the loss ``cfg`` on a
-    shard from the snapshot ``L``. Returns ``(delta_L, summed loss, tuples
+def _round(X_shared, shard, L, etas, n_items, batch_size, cfg, precond, seed, shuffle,
+           start):
+    """One task: ``n_items`` tuples (pairs, triplets or anchors) in
+    ``len(etas)`` mini-batch steps with the loss ``cfg`` on a shard, from the
+    snapshot ``L``, on one thread. Returns ``(delta_L, summed loss, tuples
     used)``."""
     rng = np.random.RandomState(seed)
-    m = etas.shape[0] * batch_size
-    if isinstance(shard[1], LabelPairSampler):
+    m = int(n_items)
+    if isinstance(shard[1], (LabelPairSampler, NeighborSampler)):
         X, sampler = shard
-        if cfg.is_pair:
-            pairs, labels = sampler.draw(-(-m // 2), rng)
-            batch = tuples_batch(X, pairs, labels, np.arange(min(m, pairs.shape[0])))
-        else:
+        if is_mined(cfg, sampler.sampling):
             if sampler.with_partner.size == 0:  # no anchor with a positive here
                 return np.zeros_like(L), 0.0, 0
             batch = sampler.anchor_batch(X, m, rng)
+        else:
+            pairs, labels = sampler.draw(-(-m // 2), rng)
+            batch = tuples_batch(X, pairs, labels, np.arange(min(m, pairs.shape[0])))
     else:
         X = X_shared if shard[0] is None else shard[0]
         _, indices, labels = shard
@@ -189,13 +203,14 @@ def _round(X_shared, shard, L, etas, batch_size, cfg, precond, seed, shuffle, st
         batch = tuples_batch(X, indices, labels, order)
     if batch.n_items == 0:
         return np.zeros_like(L), 0.0, 0
-    L_new, losses = batch.steps(L, etas, batch_size, cfg, precond)
+    with limit_threads(1, blas=1):
+        L_new, losses = batch.steps(L, etas, batch_size, cfg, precond)
     return L_new - L, float(losses.sum()), int(batch.n_items)
 
 
-def _shard_sq_distances(X_shared, shard, L):
+def _shard_sq_distances(X_shared, shard, L, normalize):
     X = X_shared if shard[0] is None else shard[0]
-    return pair_sq_distances(X, shard[1], L)
+    return pair_sq_distances(X, shard[1], L, normalize)
 
 
 # --------------------------------------------------------------------------
@@ -217,19 +232,32 @@ def _spans(bounds):
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _round_sizes(size, per_round):
+    """Tuples of each round of one epoch of a shard: ``size`` in rounds of
+    at most ``per_round`` (at least one round, of at least one tuple)."""
+    size = max(int(size), 1)
+    full, rest = divmod(size, per_round)
+    return np.array([per_round] * full + ([rest] if rest else []), dtype=np.intp)
+
+
 def _train(client, x_future, shards, sizes, L, precond, settings, rng):
     """Asynchronous parameter-server SGD over the shard futures.
 
-    ``sizes[s]`` is the number of pairs in one epoch of shard ``s``. Returns
-    a :class:`~metriclearn._result.FitResult` (with the attributes
-    ``preconditioner_``, ``t_``, ``n_updates_`` and ``update_keys_``: the
-    applied ``(shard, round)`` keys in order).
+    ``sizes[s]`` is the number of tuples in one epoch of shard ``s``, and
+    the sizes add up to a local epoch's: a round takes at most
+    ``batch_size * local_steps`` of them, the last round of an epoch what is
+    left. An epoch ends when every shard has done its rounds of it; once the
+    schedule decides to stop, no further result is applied (the tasks still
+    running are cancelled). Returns a :class:`~metriclearn._result.FitResult`
+    (with the attributes ``preconditioner_``, ``t_``, ``n_updates_`` and
+    ``update_keys_``: the applied ``(shard, round)`` keys in order).
     """
     _, _, distributed = _import_dask()
     n_shards = len(shards)
     B, steps = int(settings.batch_size), int(settings.local_steps)
     per_round = B * steps
-    rounds = np.maximum(1, -(-np.asarray(sizes) // per_round))  # per epoch
+    plan = [_round_sizes(size, per_round) for size in sizes]  # one epoch each
+    rounds = np.array([p.shape[0] for p in plan], dtype=np.intp)
     planned = rounds * settings.max_iter
     cfg = settings.loss
     base_seed = int(rng.randint(2**31 - 1))
@@ -242,21 +270,24 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
     pending = {}  # key -> (shard, round, future)
     applied = set()
     order = []
-    epoch_loss, epoch_pairs = {}, {}
+    epoch_loss, epoch_items = {}, {}
     history = []
-    converged = stopping = False
+    converged = False
     tic = time.perf_counter()
 
     def submit(s):
         r = int(submitted[s])
+        n_items = int(plan[s][r % rounds[s]])
+        n_steps = -(-n_items // B)
         seed = int(np.random.SeedSequence([base_seed, s, r]).generate_state(1)[0] >> 1)
         key = f"metriclearn-sgd-{token}-{s}-{r}"
         fut = client.submit(
-            _round, x_future, shards[s], L.copy(), schedule.etas(steps), B, cfg,
-            precond, seed, bool(settings.shuffle), (r * per_round) % max(sizes[s], 1),
+            _round, x_future, shards[s], L.copy(), schedule.etas(n_steps), n_items, B, cfg,
+            precond, seed, bool(settings.shuffle),
+            int(plan[s][: r % rounds[s]].sum()) + (r // rounds[s]) * int(sizes[s]),
             key=key,  # no workers=: never pinned, any worker may run (or rerun) it
         )
-        pending[key] = (s, r, fut)
+        pending[key] = (s, r, n_steps, fut)
         submitted[s] += 1
         return fut
 
@@ -265,7 +296,7 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
         for fut in queue:
             if fut.key not in pending:  # never twice, whatever the scheduler reruns
                 continue
-            s, r, _ = pending.pop(fut.key)
+            s, r, n_steps, _ = pending.pop(fut.key)
             delta, loss, n_used = fut.result()
             del fut
             if (s, r) in applied:
@@ -274,27 +305,31 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
             applied.add((s, r))
             order.append((s, r))
             done[s] += 1
-            schedule.t += steps * damping
+            schedule.t += n_steps * damping
             e = r // rounds[s]
             epoch_loss[e] = epoch_loss.get(e, 0.0) + loss
-            epoch_pairs[e] = epoch_pairs.get(e, 0) + n_used
+            epoch_items[e] = epoch_items.get(e, 0) + n_used
             # epochs complete in order, once every shard has done its rounds
-            while not stopping and np.all(done >= (len(history) + 1) * rounds):
+            stop = False
+            while np.all(done >= (len(history) + 1) * rounds):
                 k = len(history)
-                history.append(epoch_loss.pop(k) / max(epoch_pairs.get(k, 0), 1))
+                history.append(epoch_loss.pop(k) / max(epoch_items.get(k, 0), 1))
                 check_diverged(L, history, settings.eta0)
                 if settings.verbose:
                     elapsed = time.perf_counter() - tic
                     tic = time.perf_counter()
                     report(settings, k + 1, history[-1], schedule.eta,
-                           epoch_pairs.pop(k) / max(elapsed, 1e-12))
+                           epoch_items.pop(k) / max(elapsed, 1e-12))
                 if schedule.end_epoch(history[-1]):
-                    converged = stopping = True
-            if not stopping and submitted[s] < planned[s]:
+                    converged = stop = True
+                    break
+            if stop:
+                break  # nothing arriving after the decision is applied
+            if submitted[s] < planned[s]:
                 queue.add(submit(s))
     finally:
         if pending:
-            client.cancel([fut for _, _, fut in pending.values()])
+            client.cancel([fut for _, _, _, fut in pending.values()])
     return FitResult(L, len(history), converged, history, {
         "preconditioner_": precond,
         "t_": int(round(schedule.t)),
@@ -339,6 +374,10 @@ def train_tuples(data, settings, rng, *, scheduler, shared):
             if not np.all(np.isfinite(points)):
                 name = "pairs" if labels is not None else "triplets"
                 raise ValueError(f"{name} contains NaN or infinity")
+            center = None
+            if settings.loss.normalize:
+                center = np.asarray(client.compute(data.points.mean(axis=(0, 1))).result())
+                points = points - center
             if size == 3:
                 first = np.concatenate([points[:, 0], points[:, 0]])
                 second = np.concatenate([points[:, 1], points[:, 2]])
@@ -348,6 +387,7 @@ def train_tuples(data, settings, rng, *, scheduler, shared):
         else:
             n, size = data.indices.shape
             d = data.n_features
+            data, center = centered(data, settings)
             precond, L = start(data.X, data.indices, settings, rng)
         n_shards = _n_shards(client, n)
         bounds = _bounds(n, n_shards)
@@ -358,7 +398,7 @@ def train_tuples(data, settings, rng, *, scheduler, shared):
         x_future = None
         if isinstance(data, DaskTuples):
             blocks = data.points.rechunk({0: tuple(np.diff(bounds)), 1: size, 2: d})
-            parts = [dask.delayed(_point_shard)(blocks.blocks[s], part(labels, a, b))
+            parts = [dask.delayed(_point_shard)(blocks.blocks[s], part(labels, a, b), center)
                      for s, (a, b) in enumerate(_spans(bounds))]
         else:
             # with shuffle, shards are random subsets (input sorted by label
@@ -382,25 +422,59 @@ def train_tuples(data, settings, rng, *, scheduler, shared):
             if isinstance(data, DaskTuples) and labels is not None:
                 sq = client.gather([
                     client.submit(_shard_sq_distances, x_future, shard, result.components,
-                                  pure=False)
+                                  settings.loss.normalize, pure=False)
                     for shard in shards
                 ])
                 result.sq_distances = np.concatenate(sq)
         finally:
             _release(client, [*shards, x_future])
+    result.attributes["center_"] = center
     return result
+
+
+def stratified_shards(index, n_shards, rng):
+    """The rows of each shard: every class's rows in a random order dealt
+    out in turn to the shards, so that each shard holds about
+    ``1 / n_shards`` of every class whatever the order of the rows (rows
+    sorted by class, as scikit-learn's loaders return them, would otherwise
+    give shards of a single class, which draw no dissimilar pair). Each
+    shard's rows are in increasing order."""
+    owner = np.empty(index.codes.shape[0], dtype=np.intp)
+    dealt = 0
+    for c in range(index.n_classes):
+        rows = index.order[index.start[c]:index.start[c] + index.counts[c]]
+        owner[rng.permutation(rows)] = (dealt + np.arange(rows.shape[0])) % n_shards
+        dealt += rows.shape[0]
+    return [np.flatnonzero(owner == s) for s in range(n_shards)]
+
+
+def epoch_sizes(per_epoch, rows):
+    """Each shard's share of an epoch of ``per_epoch`` tuples, by its number
+    of rows (the shares add up to ``per_epoch``)."""
+    counts = np.array([r.shape[0] for r in rows], dtype=np.float64)
+    bounds = np.round(np.concatenate([[0.0], np.cumsum(counts)]) * per_epoch / counts.sum())
+    return np.diff(bounds).astype(np.intp)
 
 
 def train_labels(X, sampler, settings, rng, *, scheduler):
     """Train on pairs (or anchors) drawn from class labels: ``X`` numpy
     (validated) or a Dask array of shape ``(n_samples, n_features)``, and the
-    :class:`~metriclearn._sgd.sources.LabelPairSampler` of its labels; each
-    shard is a block of rows drawing its own pairs."""
+    :class:`~metriclearn._sgd.sources.LabelPairSampler` of its labels.
+
+    Each shard holds a stratified share of the rows (:func:`stratified_shards`;
+    with a Dask array, gathered from its blocks by tasks) and draws its own
+    tuples among them: random pairs, or anchors whose positives are target
+    neighbours within the shard (``sampling='neighbors'``) and whose negatives
+    are mined in each batch. An epoch is the local backend's: ``m`` anchors,
+    or ``m`` similar and ``m`` dissimilar pairs, shared out by rows.
+    """
     dask, _, _ = _import_dask()
     with _connect(scheduler) as client, _quiet_graph():
         codes = sampler.index.codes
         n, d = X.shape
-        m = settings.per_epoch(n)
+        m, cut = settings.per_epoch(
+            n, n * settings.n_neighbors if settings.sampling == "neighbors"
+            else sampler.n_distinct)
         sample_pairs, _ = sampler.draw(min(m, N_SCALE_SAMPLE // 2), rng)
         if is_dask(X):
             rows, inverse = np.unique(sample_pairs, return_inverse=True)
@@ -411,22 +485,26 @@ def train_labels(X, sampler, settings, rng, *, scheduler):
             first, second = pts[:, 0], pts[:, 1]
         else:
             first, second = X[sample_pairs[:, 0]], X[sample_pairs[:, 1]]
+        center = None
+        if settings.loss.normalize:
+            center = np.asarray(client.compute(X.mean(axis=0)).result() if is_dask(X)
+                                else X.mean(axis=0))
+            first, second = first - center, second - center
         precond, L = start_from_sample(first, second, settings, rng)
         n_shards = _n_shards(client, n // 2)
-        bounds = _bounds(n, n_shards)
-        if is_dask(X):
-            X_blocks = X.rechunk({0: tuple(np.diff(bounds)), 1: d})
-            blocks = [X_blocks.blocks[s] for s in range(n_shards)]
-        else:
-            blocks = [X[a:b] for a, b in _spans(bounds)]
+        rows = stratified_shards(sampler.index, n_shards, rng)
         parts = [
-            dask.delayed(_label_shard)(block, codes[a:b])
-            for block, (a, b) in zip(blocks, _spans(bounds), strict=True)
+            dask.delayed(_label_shard)(X[r], codes[r], settings.sampling,
+                                       settings.n_neighbors, center)
+            for r in rows
         ]
         shards = client.compute(parts)
-        # each shard's share of the epoch's 2 m pairs, by its number of rows
-        sizes = np.maximum(1, np.round(2 * m * np.diff(bounds) / n)).astype(np.intp)
+        per_epoch = m if is_mined(settings.loss, settings.sampling) else 2 * m
+        sizes = epoch_sizes(per_epoch, rows)
         try:
-            return _train(client, None, shards, sizes, L, precond, settings, rng)
+            result = _train(client, None, shards, sizes, L, precond, settings, rng)
         finally:
             _release(client, shards)
+    result.attributes["center_"] = center
+    result.warnings.extend([cut] if cut else [])
+    return result

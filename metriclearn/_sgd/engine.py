@@ -53,19 +53,39 @@ class TrainingSettings:
     local_steps: int
     verbose: int
     n_constraints: int | None = None
+    sampling: str = "random"  # from labels: 'neighbors' or 'random' positives
+    n_neighbors: int = 3
 
     @property
     def init_scale(self):
         """Mean squared learned length of the sampled differences at the start:
-        the margin, which the contrastive loss puts on the distance itself."""
+        the margin, which the contrastive loss puts on the distance itself.
+        On the unit sphere the scale of ``L`` leaves the losses unchanged; it
+        sets the size of the steps instead, and the sampled points start at a
+        mean squared length of 1."""
+        if self.loss.normalize:
+            return 1.0
         margin = self.loss.margin
         return margin * margin if self.loss.name == "contrastive" else margin
 
-    def per_epoch(self, n_samples):
-        """Pairs of each kind (or anchors) drawn from labels per epoch."""
-        if self.n_constraints is not None:
-            return int(self.n_constraints)
-        return max(n_samples, int(self.batch_size) // 2)
+    def per_epoch(self, n_samples, n_distinct=None):
+        """Pairs of each kind (or anchors) drawn from labels per epoch, and
+        the warning (``(category, message)`` for :class:`FitResult`) when
+        ``n_constraints`` was cut.
+
+        ``n_constraints`` beyond ``n_distinct``, the distinct tuples the
+        labels allow (and beyond the default), is cut to that: an epoch is
+        drawn at once, so its size bounds the memory of a fit."""
+        default = max(n_samples, int(self.batch_size) // 2)
+        if self.n_constraints is None:
+            return default, None
+        m = int(self.n_constraints)
+        limit = default if n_distinct is None else max(default, int(n_distinct))
+        if m <= limit:
+            return m, None
+        return limit, (UserWarning, (
+            f"n_constraints={m} is more than the {limit} distinct tuples the labels allow; "
+            f"an epoch draws {limit} (more epochs, max_iter, draw more)"))
 
 
 def preconditioner(diffs):
@@ -151,9 +171,10 @@ def report(settings, epoch, loss, eta, rate):
     )
 
 
-def _initial_components(init, k, d, points, diffs, margin, rng):
+def _initial_components(init, k, d, points, diffs, margin, rng, on_points=False):
     """``init`` as a ``(k, d)`` map; a named init is scaled so that the mean
-    squared learned length of the sampled differences ``diffs`` is ``margin``."""
+    squared learned length of the sampled differences ``diffs`` (of the
+    sampled ``points`` with ``on_points``) is ``margin``."""
     if not isinstance(init, str):
         L = np.asarray(init, dtype=np.float64)
         if L.ndim != 2 or L.shape != (k, d):
@@ -175,7 +196,8 @@ def _initial_components(init, k, d, points, diffs, margin, rng):
         L[: min(k, Vt.shape[0])] = Vt[:k]
     else:  # random
         L = rng.standard_normal((k, d))
-    sq = np.einsum("ij,ij->i", diffs @ L.T, diffs @ L.T)
+    sample = points if on_points else diffs
+    sq = np.einsum("ij,ij->i", sample @ L.T, sample @ L.T)
     mean_sq = float(sq.mean()) if sq.size else 0.0
     if mean_sq > 0:
         L *= math.sqrt(margin / mean_sq)
@@ -199,7 +221,8 @@ def start_from_sample(first, second, settings, rng):
         L = settings.warm_components.copy()
     else:
         points = np.concatenate([first, second])
-        L = _initial_components(settings.init, k, d, points, diffs, settings.init_scale, rng)
+        L = _initial_components(settings.init, k, d, points, diffs, settings.init_scale, rng,
+                                on_points=settings.loss.normalize)
     return precond, L
 
 

@@ -11,29 +11,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._kernels import sgd_mining as _mk
 from .._kernels import sgd_triplets as _tk
-from .._kernels.sgd import CONTRASTIVE, HINGE, sgd_steps
+from .._kernels.sgd import CONTRASTIVE, HINGE, INFONCE, TRIPLET, sgd_steps
 
 __all__ = [
     "LOSS_CODES",
     "MINERS",
+    "MINER_CODES",
     "PAIR_LOSSES",
     "TRIPLET_LOSSES",
     "LossConfig",
     "MinedBatch",
     "PairBatch",
     "TripletBatch",
+    "kernel_temperature",
 ]
 
 # the losses, by the input they compare: pairs, or an anchor with a positive
 # and negatives
 PAIR_LOSSES = ("hinge", "contrastive")
 TRIPLET_LOSSES = ("triplet", "infonce")
-LOSS_CODES = {"hinge": HINGE, "contrastive": CONTRASTIVE,
-              "triplet": _tk.TRIPLET, "infonce": _tk.INFONCE}
+LOSS_CODES = {"hinge": HINGE, "contrastive": CONTRASTIVE, "triplet": TRIPLET,
+              "infonce": INFONCE}
 MINERS = ("all", "hard", "semihard", "easy")
-_MINER_CODES = {"all": _tk.ALL, "hard": _tk.HARD, "semihard": _tk.SEMIHARD,
-                "easy": _tk.EASY}
+MINER_CODES = {"all": _mk.ALL, "hard": _mk.HARD, "semihard": _mk.SEMIHARD,
+               "easy": _mk.EASY}
+
+
+def kernel_temperature(temperature, normalize):
+    """The temperature the kernels divide squared distances by.
+
+    On the unit sphere InfoNCE compares cosine similarities,
+    ``exp(cos(z_a, z_x) / tau)`` as in the seeds; since
+    ``||z_a - z_x||^2 = 2 - 2 cos(z_a, z_x)``, that is the kernels' softmax of
+    ``-d2 / (2 tau)``. Off the sphere the similarity is ``-d2 / tau``.
+    """
+    return 2.0 * temperature if normalize else temperature
 
 
 @dataclass(frozen=True)
@@ -46,14 +60,24 @@ class LossConfig:
     margin: float = 1.0
     temperature: float = 1.0
     miner: str = "all"
+    normalize: bool = False
 
     @property
     def code(self):
         return LOSS_CODES[self.name]
 
     @property
+    def miner_code(self):
+        return MINER_CODES[self.miner]
+
+    @property
     def is_pair(self):
         return self.name in PAIR_LOSSES
+
+    @property
+    def tau(self):
+        """The temperature as the kernels take it (:func:`kernel_temperature`)."""
+        return kernel_temperature(self.temperature, self.normalize)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +96,7 @@ class PairBatch:
     def steps(self, L, etas, batch_size, cfg, precond):
         """Mini-batch steps from ``L``: the new map and each step's summed loss."""
         return sgd_steps(self.X, self.pairs, self.labels, self.order, L, etas, batch_size,
-                         cfg.alpha, cfg.margin, precond, cfg.code)
+                         cfg.alpha, cfg.margin, precond, cfg.code, cfg.normalize)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +115,7 @@ class TripletBatch:
     def steps(self, L, etas, batch_size, cfg, precond):
         """Mini-batch steps from ``L``: the new map and each step's summed loss."""
         return _tk.triplet_steps(self.X, self.triplets, self.order, L, etas, batch_size,
-                                 cfg.code, cfg.margin, cfg.temperature, precond)
+                                 cfg.code, cfg.margin, cfg.tau, precond, cfg.normalize)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +136,6 @@ class MinedBatch:
 
     def steps(self, L, etas, batch_size, cfg, precond):
         """Mini-batch steps from ``L``: the new map and each step's summed loss."""
-        return _tk.mined_steps(self.X, self.codes, self.anchors, self.positives, self.u, L,
-                               etas, batch_size, cfg.code, _MINER_CODES[cfg.miner],
-                               cfg.margin, cfg.temperature, precond)
+        return _mk.mined_steps(self.X, self.codes, self.anchors, self.positives, self.u, L,
+                               etas, batch_size, cfg.code, cfg.miner_code, cfg.margin,
+                               cfg.tau, precond, cfg.alpha, cfg.normalize)

@@ -102,6 +102,15 @@ class SGDMetricLearner(TupleLearnerMixin, PairsClassifierMixin, BaseSGD):
     margin : float, default=1.0
         Learned distance beyond which a dissimilar pair costs nothing:
         squared for 'hinge', not squared for 'contrastive'.
+    normalize : bool, default=False
+        Compare the points embedded on the unit sphere,
+        :math:`z = L(x - c) / \|L(x - c)\|` with :math:`c` the mean of the
+        training points (``center_``), instead of :math:`Lx`: the learned
+        distance is :math:`\|z - z'\|` (in [0, 2]), and ``margin`` an
+        absolute one. ``transform`` then returns unit rows and
+        ``get_mahalanobis_matrix()`` the matrix of the learned cosine (see
+        the :ref:`User Guide <sgd>`). Off the sphere the losses are
+        scale-equivariant: ``margin`` only sets the scale of ``L``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule (see above).
     eta0 : float, default=0.5
@@ -162,6 +171,11 @@ class SGDMetricLearner(TupleLearnerMixin, PairsClassifierMixin, BaseSGD):
         Number of mini-batch steps taken (the 'invscaling' clock).
     threshold_ : float
         Pairs at a learned distance at most this are predicted similar.
+    normalize_ : bool
+        Whether the learned distance is that of the unit sphere.
+    center_ : ndarray of shape (n_features,) or None
+        The point mapped to the centre of the sphere (the mean of the
+        training points); ``None`` off the sphere.
     n_updates_ : int
         Dask backend only: number of task results applied to the map.
     update_keys_ : ndarray of shape (`n_updates_`, 2)

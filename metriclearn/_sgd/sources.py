@@ -1,13 +1,36 @@
 """Where the SGD family's training tuples come from: given tuples (pairs or
 triplets as indices into a point array, :class:`~metriclearn._validation.Tuples`)
-or pairs and anchors drawn from class labels (:class:`LabelPairSampler`)."""
+or pairs and anchors drawn from class labels: :class:`NeighborSampler`
+(each point with one of its nearest same-class points) and
+:class:`LabelPairSampler` (pairs of points drawn at random)."""
+
+from dataclasses import replace
 
 import numpy as np
 
+from .._kernels.sgd_mining import target_neighbors
 from .._labels import LabelIndex
 from .losses import MinedBatch, PairBatch, TripletBatch
 
-__all__ = ["LabelPairSampler", "label_sampler", "tuples_batch"]
+__all__ = ["LabelPairSampler", "NeighborSampler", "centered", "epoch_source", "is_mined",
+           "label_sampler", "label_source", "tuples_batch"]
+
+
+def centered(data, settings):
+    """On the unit sphere, the points of ``data`` (a
+    :class:`~metriclearn._validation.Tuples`, or an array of points) less
+    their mean, and the mean (the point the map sends to the centre of the
+    sphere); off it, ``data`` and ``None``.
+
+    ``z = L (x - c) / ||L (x - c)||`` is then the same whatever the origin of
+    the features, as a Mahalanobis distance is.
+    """
+    if not settings.loss.normalize:
+        return data, None
+    X = data if isinstance(data, np.ndarray) else data.X
+    center = X.mean(axis=0)
+    Xc = np.ascontiguousarray(X - center)
+    return (Xc if isinstance(data, np.ndarray) else replace(data, X=Xc)), center
 
 
 def tuples_batch(X, indices, labels, order):
@@ -29,10 +52,19 @@ class LabelPairSampler:
     classes.
     """
 
+    sampling = "random"
+
     def __init__(self, index):
         self.index = index
+        self.pair_sampler = self
         self.with_partner = np.flatnonzero(index.counts[index.codes] >= 2)
         self.with_other = np.flatnonzero(index.counts[index.codes] < index.codes.shape[0])
+
+    @property
+    def n_distinct(self):
+        """Distinct similar pairs (ordered) the labels allow."""
+        counts = self.index.counts
+        return int(np.sum(counts * (counts - 1)))
 
     def draw(self, n_pairs, rng):
         """``2 n_pairs`` index pairs, similar and dissimilar alternating (so
@@ -82,6 +114,90 @@ class LabelPairSampler:
         u = rng.randint(0, n - index.counts[c]) if m else np.empty(0, dtype=np.intp)
         pos = u + index.counts[c] * (u >= index.start[c])
         return np.stack([first, index.order[pos]], axis=1)
+
+
+class NeighborSampler:
+    """Anchors, each with a positive drawn among its ``n_neighbors`` nearest
+    points of the same class (its target neighbours, found once in the
+    input space, as LMNN's are).
+
+    A point whose class has no other point is never an anchor (it is still a
+    candidate negative of the others). An epoch of ``m`` anchors visits the
+    anchors in a random order (every one once when ``m`` is their number).
+    """
+
+    sampling = "neighbors"
+
+    def __init__(self, X, pair_sampler, n_neighbors):
+        index = pair_sampler.index
+        self.index = index
+        # random pairs of the same labels (the scale sample of the start)
+        self.pair_sampler = pair_sampler
+        Xs = np.ascontiguousarray(X[index.order])
+        found = target_neighbors(Xs, index.bounds, int(n_neighbors))
+        targets = np.full(found.shape, -1, dtype=np.intp)
+        targets[index.order] = np.where(found >= 0, index.order[np.maximum(found, 0)], -1)
+        self.targets = targets
+        self.n_targets = (targets >= 0).sum(axis=1)
+        self.with_partner = np.flatnonzero(self.n_targets > 0)
+
+    @property
+    def n_distinct(self):
+        """Distinct (anchor, target neighbour) pairs."""
+        return int(self.n_targets.sum())
+
+    def anchors(self, m, rng):
+        """``m`` anchors: random orders of every anchor, one after the other."""
+        n = self.with_partner.shape[0]
+        reps = -(-m // n) if n else 0
+        order = np.concatenate([rng.permutation(n) for _ in range(reps)] or
+                               [np.empty(0, dtype=np.intp)])[:m]
+        return self.with_partner[order]
+
+    def anchor_batch(self, X, m, rng):
+        """A :class:`MinedBatch` of ``m`` anchors, each with one of its target
+        neighbours, and the uniform draws of the miners."""
+        anchors = self.anchors(m, rng)
+        pick = (rng.random_sample(anchors.shape[0]) * self.n_targets[anchors]).astype(np.intp)
+        positives = self.targets[anchors, np.minimum(pick, self.n_targets[anchors] - 1)]
+        u = rng.random_sample(anchors.shape[0])
+        return MinedBatch(X, self.index.codes, np.ascontiguousarray(anchors),
+                          np.ascontiguousarray(positives), u)
+
+
+def is_mined(cfg, sampling):
+    """Whether training with the loss ``cfg`` from labels with ``sampling``
+    steps on anchors with mined negatives (otherwise on random labelled
+    pairs)."""
+    return not cfg.is_pair or sampling == "neighbors"
+
+
+def epoch_source(X, sampler, cfg, m, first=None):
+    """``draw_epoch(rng)`` of training from labels with the loss ``cfg``:
+    the batch of ``m`` anchors (:func:`is_mined`), or of ``m`` similar and
+    ``m`` dissimilar random pairs; ``first``, pairs drawn already, are the
+    first epoch's."""
+    mined = is_mined(cfg, sampler.sampling)
+    drawn = [first] if first is not None and not mined else []
+
+    def draw_epoch(rng):
+        if mined:
+            return sampler.anchor_batch(X, m, rng)
+        pairs, labels = drawn.pop() if drawn else sampler.draw(m, rng)
+        return tuples_batch(X, pairs, labels, np.arange(pairs.shape[0]))
+
+    return draw_epoch
+
+
+def label_source(X, y, name, sampling="random", n_neighbors=3):
+    """The sampler of a learner called ``name`` over the points ``X`` and
+    labels ``y``: a :class:`NeighborSampler` (``sampling='neighbors'``) or a
+    :class:`LabelPairSampler` (``'random'``); a ``ValueError`` when ``y``
+    cannot give similar and dissimilar pairs."""
+    sampler = label_sampler(y, name)
+    if sampling == "neighbors":
+        return NeighborSampler(X, sampler, n_neighbors)
+    return sampler
 
 
 def label_sampler(y, name):

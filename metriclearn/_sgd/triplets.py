@@ -68,6 +68,13 @@ class SGDTripletLearner(TupleLearnerMixin, TripletsClassifierMixin, BaseSGD):
         differences at ``margin``.
     temperature : float, default=0.5
         Temperature of 'infonce'.
+    normalize : bool, default=False
+        Compare the points embedded on the unit sphere,
+        :math:`z = L(x - c) / \|L(x - c)\|` with :math:`c` the mean of the
+        training points (``center_``): ``margin`` is then on squared
+        distances of unit vectors, and 'infonce' compares cosine
+        similarities, :math:`\log(1 + e^{(\cos(a, n) - \cos(a, p)) / \tau})`.
+        ``transform`` returns unit rows (see the :ref:`User Guide <sgd>`).
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule (see :class:`SGDMetricLearner`).
     eta0 : float, default=0.5
@@ -116,6 +123,10 @@ class SGDTripletLearner(TupleLearnerMixin, TripletsClassifierMixin, BaseSGD):
         Whether the stopping criterion was met before ``max_iter``.
     preconditioner_ : ndarray of shape (n_features,)
         The per-feature factor multiplying every step.
+    normalize_ : bool
+        Whether the learned distance is that of the unit sphere.
+    center_ : ndarray of shape (n_features,) or None
+        The point mapped to the centre of the sphere; ``None`` off it.
     t_ : int
         Number of mini-batch steps taken.
     n_updates_ : int
@@ -166,14 +177,16 @@ class SGDTripletLearner(TupleLearnerMixin, TripletsClassifierMixin, BaseSGD):
     )
 
     def __init__(self, *, n_components=None, loss="triplet", margin=1.0, temperature=0.5,
-                 learning_rate="adaptive", eta0=0.5, power_t=0.5, batch_size=1024,
-                 max_iter=100, tol=1e-3, n_iter_no_change=5, shuffle=True,
-                 init="auto", warm_start=False, backend="local", scheduler=None,
-                 local_steps=50, verbose=0, preprocessor=None, random_state=None):
+                 normalize=False, learning_rate="adaptive", eta0=0.5, power_t=0.5,
+                 batch_size=1024, max_iter=100, tol=1e-3, n_iter_no_change=5,
+                 shuffle=True, init="auto", warm_start=False, backend="local",
+                 scheduler=None, local_steps=50, verbose=0, preprocessor=None,
+                 random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
         self.temperature = temperature
+        self.normalize = normalize
         self.learning_rate = learning_rate
         self.eta0 = eta0
         self.power_t = power_t
