@@ -12,7 +12,6 @@ from ._labels import LabelIndex
 from ._linalg import check_n_components
 from ._lmnn_solver import solve
 from ._result import FitResult
-from ._threads import limit_threads, numba_threads
 from .base import UNSET, BaseMetricLearner, SupervisedLearnerMixin
 
 __all__ = ["LMNN"]
@@ -59,14 +58,18 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
     The loss is minimised over ``L`` (of shape ``(n_components, n_features)``)
     with scipy's L-BFGS-B [3]_, from the multiple of ``init`` that minimises
     the loss on a sample of the triplets (the margin fixes the scale of the
-    solution, which raw features may be far from). At every evaluation the
-    impostors are searched afresh, blockwise, each pair of classes once
-    (``128`` anchors against tiles of ``2048`` points of a later class, one
-    single-precision GEMM per tile that selects the pairs whose distances
-    are then computed exactly), so memory stays bounded by the tile size and
-    no ``n x n`` matrix is formed; the gradient is assembled from the active
-    triplets' weights by a few dense products. The tiles run in parallel
-    with ``n_jobs``.
+    solution, which raw features may be far from). The impostors are found
+    exactly at every evaluation, without an ``n x n`` matrix: a full search
+    scans each pair of classes once, blockwise (``128`` anchors against
+    tiles of ``2048`` points, one single-precision GEMM per tile that
+    selects the pairs whose distances are then computed exactly) and lists
+    the pairs near a margin; on larger problems the following evaluations
+    rescan only that list, with a proven bound (the triangle inequality
+    and how far each point moved since the list was made) that every other
+    pair is still outside both margins, searching afresh only from the
+    points whose bound fails, and a full search again when that would cost
+    more. The active triplets are those of a full search, exactly. The
+    searches run in parallel with ``n_jobs``.
 
     Parameters
     ----------
@@ -150,6 +153,19 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         The objective at the start and after every iteration.
     converged_ : bool
         Whether the solver stopped before ``max_iter``.
+    certificate_ : float
+        How far the solution may be from the optimum: a relative duality gap
+        of the problem in :math:`M = L^T L` (convex), so that the objective
+        ``f`` of ``components_`` and the optimum ``f*`` satisfy
+        ``f <= f* / (1 - certificate_)``. It is a bound (up to rounding),
+        not an estimate, from dual weights built from the solution's active
+        triplets; 0 at an exact optimum. Tight for the squared hinge; for
+        the hinge, tight on small problems (the weights of the triplets at a
+        kink are solved for) and within a few percent otherwise
+        (:func:`~metriclearn.objectives.lmnn_certificate` refines it at any
+        size). With ``n_components < n_features`` the optimum is that of
+        every ``M``, of any rank (the problem of bounded rank is not convex),
+        so the gap may stay large. See the :ref:`User Guide <lmnn>`.
     classes_ : ndarray of shape (n_classes,)
         The class labels seen in ``fit``.
     n_features_in_ : int
@@ -262,18 +278,17 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         index = LabelIndex(y)
         self._check_classes(index.classes, index.counts)
         L0 = self._initialize(X, y, index.n_classes, rng)
-        threads = numba_threads(self.n_jobs)
-        # parallelism is numba's (opt-in by n_jobs): BLAS, called on small
-        # tiles inside the blocks, runs on one thread
-        with limit_threads(threads, blas=1):
-            L, history, n_iter, converged = solve(
-                np.ascontiguousarray(X[index.order]), index.bounds, L0,
-                n_neighbors=self._param("n_neighbors"), regularization=self.regularization,
-                squared=self.loss == "squared_hinge", max_iter=self.max_iter,
-                min_iter=self.min_iter, tol=self._param("tol"), verbose=self.verbose,
-                callback=self.callback, threads=threads, name=type(self).__name__,
-            )
-        return FitResult(L, n_iter, converged, history, {"classes_": index.classes})
+        # parallelism is numba's (opt-in by n_jobs; the template sets the
+        # threads): BLAS, called on small tiles inside the blocks, runs on one
+        L, history, n_iter, converged, gap = solve(
+            np.ascontiguousarray(X[index.order]), index.bounds, L0,
+            n_neighbors=self._param("n_neighbors"), regularization=self.regularization,
+            squared=self.loss == "squared_hinge", max_iter=self.max_iter,
+            min_iter=self.min_iter, tol=self._param("tol"), verbose=self.verbose,
+            callback=self.callback, threads=self._solver_threads(), name=type(self).__name__,
+        )
+        return FitResult(L, n_iter, converged, history,
+                         {"classes_": index.classes, "certificate_": gap})
 
     def _check_classes(self, classes, counts):
         if classes.shape[0] < 2:

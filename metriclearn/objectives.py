@@ -6,8 +6,10 @@ implementations, or of two settings, can be compared on the objective
 itself: :func:`mmc_objective` and :func:`mmc_diagonal_objective` (MMC),
 :func:`itml_objective` and :func:`itml_pairs_objective` (ITML, with
 :func:`itml_default_bounds`, the bounds that define its default problem),
-:func:`lmnn_objective` (LMNN), :func:`sgd_objective` (the SGD family's pair
-losses) and :func:`triplet_objective` (its triplet losses).
+:func:`lmnn_objective` (LMNN, with :func:`lmnn_certificate`, a duality gap
+that bounds how far from the optimum a map is), :func:`sgd_objective` (the
+SGD family's pair losses) and :func:`triplet_objective` (its triplet
+losses).
 """
 
 from numbers import Real
@@ -15,21 +17,22 @@ from numbers import Real
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._kernels.distances import paired_sq_mahalanobis
+from ._kernels.distances import index_sq_distances, paired_sq_mahalanobis
 from ._kernels.lmnn import _BLOCK, get_target_neighbors
 from ._kernels.mmc import diagonal_value
 from ._kernels.sgd import pair_loss_grad
 from ._kernels.sgd_triplets import triplet_loss_grad
 from ._labels import LabelIndex
 from ._linalg import logdet
-from ._lmnn_solver import LMNNProblem
-from ._sgd.losses import LOSS_CODES, PAIR_LOSSES, TRIPLET_LOSSES
+from ._lmnn_solver import LMNNProblem, certificate
+from ._sgd.losses import LOSS_CODES, PAIR_LOSSES, TRIPLET_LOSSES, kernel_temperature
 from ._validation import check_preprocessor, check_tuples
 
 __all__ = [
     "itml_default_bounds",
     "itml_objective",
     "itml_pairs_objective",
+    "lmnn_certificate",
     "lmnn_objective",
     "mmc_diagonal_objective",
     "mmc_objective",
@@ -177,8 +180,18 @@ def itml_default_bounds(points, prior, random_state=None):
         rng = check_random_state(random_state)
         i = rng.randint(0, n, size=_BOUNDS_SAMPLE)
         j = (i + rng.randint(1, n, size=_BOUNDS_SAMPLE)) % n  # j != i
-    diff = points[i] - points[j]
-    sq = paired_sq_mahalanobis(np.ascontiguousarray(diff), prior)
+    # d^T M0 d = ||L0^T d||^2 with M0 = L0 L0^T: map the points once, then
+    # take plain squared distances of the index pairs (no difference array)
+    prior = np.asarray(prior, dtype=np.float64)
+    off_diagonal = prior - np.diag(np.diag(prior))
+    if not np.any(off_diagonal):
+        mapped = points * np.sqrt(np.diag(prior))
+    else:
+        w, U = np.linalg.eigh(0.5 * (prior + prior.T))
+        mapped = points @ (U * np.sqrt(np.maximum(w, 0.0)))
+    sq = np.empty(i.shape[0])
+    index_sq_distances(np.ascontiguousarray(mapped, dtype=np.float64),
+                       i.astype(np.intp, copy=False), j.astype(np.intp, copy=False), sq)
     sq = sq[sq > 0.0]
     if sq.shape[0] == 0:
         raise ValueError(
@@ -220,6 +233,36 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
     -------
     float
     """
+    problem, L = _lmnn_problem(L, X, y, n_neighbors, regularization, loss)
+    return problem.loss_grad(L)[0]
+
+
+def lmnn_certificate(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
+    """Relative duality gap of LMNN's problem at ``L``: ``f(L) <= f* / (1 - gap)``.
+
+    The bound of :attr:`LMNN.certificate_` (see
+    :func:`~metriclearn._lmnn_solver.certificate`), with the hinge's
+    weights at a kink solved for whatever the size of the problem: it forms
+    every triplet, so keep to a few thousand points.
+
+    Parameters
+    ----------
+    L : array-like of shape (n_components, n_features)
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    n_neighbors : int, default=3
+    regularization : float, default=0.5
+    loss : {'hinge', 'squared_hinge'}, default='hinge'
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    problem, L = _lmnn_problem(L, X, y, n_neighbors, regularization, loss)
+    return certificate(problem, L, problem.loss_grad(L)[0], refine=True)
+
+
+def _lmnn_problem(L, X, y, n_neighbors, regularization, loss):
     X = np.ascontiguousarray(X, dtype=np.float64)
     index = LabelIndex(y)
     Xs = np.ascontiguousarray(X[index.order])
@@ -227,8 +270,8 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
     # centred: the loss depends on differences only, and the products that
     # assemble it lose fewer digits
     problem = LMNNProblem(Xs - Xs.mean(axis=0), index.bounds, targets, regularization,
-                          squared=loss == "squared_hinge")
-    return problem.loss_grad(np.ascontiguousarray(L, dtype=np.float64).ravel())[0]
+                          squared=loss == "squared_hinge", incremental=False)
+    return problem, np.ascontiguousarray(L, dtype=np.float64).ravel()
 
 
 # --------------------------------------------------------------------------
@@ -237,12 +280,15 @@ def lmnn_objective(L, X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
 
 
 def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
-                  preprocessor=None):
+                  normalize=False, preprocessor=None):
     """Mean pair loss of :class:`SGDMetricLearner` at ``components``.
 
     ``(1 / n) sum_i [y_i = +1] ||L d_i||^2 + alpha [y_i = -1] max(0, margin - ||L d_i||^2)``
     (``loss='hinge'``), or with ``max(0, margin - ||L d_i||)^2`` as the
-    dissimilar term (``loss='contrastive'``).
+    dissimilar term (``loss='contrastive'``). With ``normalize=True`` the
+    learned distance of a pair ``(x, x')`` is ``||z - z'||`` with
+    ``z = L x / ||L x||`` (the points on the unit sphere) instead of
+    ``||L d_i||``.
 
     Parameters
     ----------
@@ -255,6 +301,8 @@ def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
     alpha, margin : float
         As in :class:`SGDMetricLearner`.
     loss : {'hinge', 'contrastive'}, default='hinge'
+    normalize : bool, default=False
+        As in :class:`SGDMetricLearner`.
     preprocessor : ndarray of shape (n_samples, n_features), optional
 
     Returns
@@ -269,18 +317,21 @@ def sgd_objective(components, pairs, y, *, alpha=1.0, margin=1.0, loss="hinge",
     _check_positive(alpha=alpha, strict=False)
     L = _check_components(components, t.n_features)
     value, _ = pair_loss_grad(t.X, t.indices, t.y.astype(np.int8), L,
-                              float(alpha), float(margin), LOSS_CODES[loss])
+                              float(alpha), float(margin), LOSS_CODES[loss], bool(normalize))
     return float(value)
 
 
 def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
-                      temperature=1.0, preprocessor=None):
+                      temperature=1.0, normalize=False, preprocessor=None):
     """Mean triplet loss of :class:`SGDTripletLearner` at ``components``.
 
     ``(1 / n) sum_i max(0, d2(a_i, p_i) - d2(a_i, n_i) + margin)``
     (``loss='triplet'``) or
     ``(1 / n) sum_i log(1 + exp((d2(a_i, p_i) - d2(a_i, n_i)) / temperature))``
-    (``loss='infonce'``), with ``d2(x, x') = ||L (x - x')||^2``.
+    (``loss='infonce'``), with ``d2(x, x') = ||L (x - x')||^2``. With
+    ``normalize=True``, ``d2(x, x') = ||z - z'||^2`` with
+    ``z = L x / ||L x||``, and InfoNCE compares cosine similarities:
+    ``log(1 + exp((cos(a_i, n_i) - cos(a_i, p_i)) / temperature))``.
 
     Parameters
     ----------
@@ -290,6 +341,8 @@ def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
         Triplets of points, or indices into the array ``preprocessor``.
     loss : {'triplet', 'infonce'}, default='triplet'
     margin, temperature : float
+        As in :class:`SGDTripletLearner`.
+    normalize : bool, default=False
         As in :class:`SGDTripletLearner`.
     preprocessor : ndarray of shape (n_samples, n_features), optional
 
@@ -303,6 +356,7 @@ def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
                      gather=False)
     _check_positive(margin=margin, temperature=temperature)
     L = _check_components(components, t.n_features)
-    value, _ = triplet_loss_grad(t.X, t.indices, L, LOSS_CODES[loss],
-                                 float(margin), float(temperature))
+    value, _ = triplet_loss_grad(t.X, t.indices, L, LOSS_CODES[loss], float(margin),
+                                 kernel_temperature(float(temperature), bool(normalize)),
+                                 bool(normalize))
     return float(value)

@@ -1,9 +1,10 @@
 """numba kernels: arrays in, arrays out.
 
-One module per algorithm (:mod:`.itml`, :mod:`.lmnn`, :mod:`.mmc`, :mod:`.sgd`,
-:mod:`.sgd_triplets`, :mod:`.cluster`), and :mod:`.distances` for what the
-Mahalanobis learners share. Kernels never see an estimator, never import
-scikit-learn and keep no mutable global state.
+One module per algorithm (:mod:`.itml`, :mod:`.lmnn` with its impostor
+search in :mod:`.lmnn_impostors` and :mod:`.lmnn_incremental`, :mod:`.mmc`,
+:mod:`.sgd`, :mod:`.sgd_triplets`, :mod:`.sgd_mining`, :mod:`.cluster`), and
+:mod:`.distances` for what the Mahalanobis learners share. Kernels never see
+an estimator, never import scikit-learn and keep no mutable global state.
 
 Kernels never write into arrays the user gave an estimator: the estimators
 convert their inputs once (float64, C order, ``np.intp`` indices) and the

@@ -99,3 +99,17 @@ def weighted_outer_sum(diff, w):
             out[j, k] = s
             out[k, j] = s
     return out
+
+
+@njit(cache=True)
+def index_sq_distances(P, i, j, out):
+    """``out[k] = ||P[i[k]] - P[j[k]]||^2`` (``P``, ``i``, ``j`` IN; ``out``
+    OUT): squared distances of index pairs, no difference array built."""
+    for k in range(i.shape[0]):
+        a = P[i[k]]
+        b = P[j[k]]
+        s = 0.0
+        for c in range(P.shape[1]):
+            t = a[c] - b[c]
+            s += t * t
+        out[k] = s
