@@ -286,7 +286,7 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     >>> pairs = np.array([[[1.2, 7.5], [1.3, 1.5]], [[6.4, 2.6], [6.2, 9.7]],
     ...                   [[1.3, 4.5], [3.2, 4.6]], [[6.2, 5.5], [5.4, 5.4]]])
     >>> y = np.array([1, 1, -1, -1])
-    >>> itml = ITML().fit(pairs, y)
+    >>> itml = ITML(gamma=10.0).fit(pairs, y)  # gamma=1 gives up one pair of the four
     >>> itml.predict(pairs).tolist()
     [1, 1, -1, -1]
     """

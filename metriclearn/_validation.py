@@ -80,7 +80,8 @@ def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
         if arr.ndim == 1:
             X = _gather(preprocessor, arr, "X")
     try:
-        return validate_data(estimator, X, y, reset=reset, dtype=np.float64, **kwargs)
+        kwargs.setdefault("dtype", np.float64)
+        return validate_data(estimator, X, y, reset=reset, **kwargs)
     except ValueError as exc:
         # scikit-learn's messages about an array's shape do not say which
         # argument they mean (its other messages name X or y)

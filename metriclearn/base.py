@@ -41,6 +41,7 @@ from ._kernels.sgd import pair_sq_distances
 from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
 from ._result import FitResult
+from ._threads import limit_threads, numba_threads
 from ._validation import (
     TUPLE_NAMES,
     Tuples,
@@ -110,10 +111,18 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         Returns
         -------
         X_embedded : ndarray of shape (n_samples, n_components)
+            float32 for float32 points (as scikit-learn's transformers keep
+            it: half the memory; ``L`` is rounded to float32 for the
+            product), float64 otherwise.
         """
         check_is_fitted(self, "components_")
-        X = check_points(self, X, reset=False)
-        return X @ self.components_.T
+        X = check_points(self, X, reset=False, dtype=(np.float64, np.float32))
+        return X @ self.components_.T.astype(X.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     def get_metric(self):
         """A function ``metric(u, v, squared=False)`` computing the learned
@@ -501,6 +510,13 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
             f"{self._iteration_unit} (tol={self._param('tol')}); increase max_iter or tol"
         )
 
+    def _solver_threads(self):
+        """The numba threads of the solver (``n_jobs`` where the learner has
+        it, else 1). The templates run the solver with these and one BLAS
+        thread (scoped, then restored): the kernels parallelise themselves,
+        and a BLAS pool of its own under them oversubscribes the cores."""
+        return numba_threads(getattr(self, "n_jobs", None))
+
     def _warn_about(self, result):
         """The solver's warnings, and a ``ConvergenceWarning`` when it stopped
         at ``max_iter``; issued inside ``restore_on_error``, so that a warning
@@ -531,8 +547,9 @@ class TupleLearnerMixin:
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             tuples = self._check_tuples_input(tuples, y)
             self.n_features_in_ = tuples.n_features
-            result = self._fit_tuples(tuples, check_random_state(self.random_state),
-                                      **fit_params)
+            with limit_threads(self._solver_threads(), blas=1):
+                result = self._fit_tuples(tuples, check_random_state(self.random_state),
+                                          **fit_params)
             self._set_fitted(result)
             if calibrate:
                 sq = result.sq_distances
@@ -561,8 +578,9 @@ class SupervisedLearnerMixin:
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             X, y = self._check_labels_input(X, y)
-            result = self._fit_labels(X, y, check_random_state(self.random_state),
-                                      **fit_params)
+            with limit_threads(self._solver_threads(), blas=1):
+                result = self._fit_labels(X, y, check_random_state(self.random_state),
+                                          **fit_params)
             self._set_fitted(result)
             self._warn_about(result)
         return self
