@@ -1,4 +1,9 @@
-"""Clustering with side-information: ConstrainedKMeans and pair_constraint_satisfaction."""
+"""Clustering with side-information: ConstrainedKMeans (reduction to k-means,
+constraints kept, the search for assignments under cannot-links, Xing's toy
+experiment, contradictory and infeasible side-information) and the clustering
+metrics, pair_constraint_satisfaction and Xing's pairwise_clustering_accuracy.
+The search kernel's NumPy twin is in test_kernels.py; bad pairs and labels in
+test_input_validation.py; the estimator checks in test_common.py."""
 
 import itertools
 import re
@@ -12,10 +17,8 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from support import assert_fails_cleanly
 
-import metriclearn
 import metriclearn.cluster as cluster_module
 from metriclearn import MMC, Constraints
 from metriclearn._kernels.cluster import GAVE_UP, INFEASIBLE, OK, search_components
@@ -40,12 +43,7 @@ def _dissimilar_heavy(seed, n_samples=12, n_pairs=25):
     return X, pairs[labels == -1], labels[labels == -1]
 
 
-# ------------------------------------------------------- scikit-learn API
-
-
-@parametrize_with_checks([ConstrainedKMeans(n_clusters=3, n_init=2, random_state=0)])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# ------------------------------------------------------------ the estimator
 
 
 def test_clone_and_params():
@@ -59,12 +57,6 @@ def test_clone_and_params():
     copy = clone(est)
     assert copy is not est and copy.get_params() == params
     assert clone(est.set_params(n_clusters=2)).n_clusters == 2
-
-
-def test_not_a_metric_learner():
-    # a clusterer, not a learner: the common tests discover learners from __all__
-    assert "ConstrainedKMeans" not in metriclearn.__all__
-    assert cluster_module.__all__ == ["ConstrainedKMeans"]
 
 
 def test_fitted_attributes_and_predict(blobs):
@@ -200,53 +192,6 @@ def test_search_succeeds_and_gives_up(monkeypatch):
 # ------------------------------------------------------ the search kernel
 
 
-def search_twin(cost, weight, neighbours, max_steps, interchangeable):
-    """The search of one component in plain Python and NumPy (the kernel's
-    twin): labels (or None) and status."""
-    s, k = cost.shape
-    labels = np.full(s, -1, dtype=np.intp)
-    count = np.zeros((s, k), dtype=np.intp)
-    n_closed = np.zeros(s, dtype=np.int64)
-    used = np.zeros(k, dtype=np.intp)
-    key_weight = np.asarray(weight, dtype=np.int64)
-    scale = int(key_weight.max()) + 1
-
-    def move(v, c, step):
-        used[c] += step
-        for nb in neighbours[v]:
-            count[nb, c] += step
-            if count[nb, c] == (1 if step > 0 else 0):
-                n_closed[nb] += step
-
-    stack, steps, n_placed = [], 0, 0
-    while n_placed < s:
-        v = int(np.argmax(np.where(labels < 0, n_closed * scale + key_weight, -1)))
-        open_ = np.flatnonzero(count[v] == 0)
-        if interchangeable:
-            empty = open_[used[open_] == 0]
-            open_ = np.concatenate([open_[used[open_] > 0], empty[:1]])
-            open_.sort()
-        stack.append((v, open_[np.argsort(cost[v, open_], kind="stable")].tolist()))
-        while True:
-            if not stack:
-                return None, INFEASIBLE
-            v, candidates = stack[-1]
-            if labels[v] >= 0:
-                move(v, labels[v], -1)
-                labels[v] = -1
-                n_placed -= 1
-            if candidates:
-                labels[v] = candidates.pop(0)
-                move(v, labels[v], 1)
-                n_placed += 1
-                steps += 1
-                break
-            stack.pop()
-        if steps > max_steps:
-            return None, GAVE_UP
-    return labels, OK
-
-
 def _random_graph(rng, s, density):
     edges = [e for e in itertools.combinations(range(s), 2) if rng.random() < density]
     neighbours = [[] for _ in range(s)]
@@ -266,23 +211,6 @@ def _kernel_one_component(cost, weight, neighbours, max_steps, interchangeable):
         np.array([max_steps], dtype=np.intp), interchangeable,
     )
     return (labels if status[0] == OK else None), int(status[0])
-
-
-@pytest.mark.parametrize("interchangeable", [True, False])
-def test_search_kernel_matches_twin(interchangeable):
-    rng = np.random.default_rng(1)
-    for _ in range(60):
-        s, k = int(rng.integers(1, 9)), int(rng.integers(1, 4))
-        _, neighbours = _random_graph(rng, s, rng.uniform(0.2, 0.7))
-        cost = (np.tile(np.arange(k, dtype=float), (s, 1)) if interchangeable
-                else rng.integers(0, 3, size=(s, k)).astype(float))  # with ties
-        weight = rng.integers(1, 3, size=s)
-        for max_steps in (3, 10**6):
-            got = _kernel_one_component(cost, weight, neighbours, max_steps, interchangeable)
-            want = search_twin(cost, weight, neighbours, max_steps, interchangeable)
-            assert got[1] == want[1]
-            if want[0] is not None:
-                assert_array_equal(got[0], want[0])
 
 
 def test_search_kernel_handles_components_separately():
@@ -386,7 +314,7 @@ def test_side_information_and_learned_metric_help(n_classes, n_constraints, seed
     assert learned > 0.99
 
 
-# ------------------------------------------------------------ bad input
+# ------------------------------------------- side-information that fails
 
 X10 = np.arange(20.0).reshape(10, 2)
 
@@ -394,26 +322,6 @@ X10 = np.arange(20.0).reshape(10, 2)
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pairs": [0, 1]},
-         "pairs must have shape (n_pairs, 2), row indices into X; got shape (2,)"),
-        ({"pairs": [[0, 1, 2]]},
-         "pairs must have shape (n_pairs, 2), row indices into X; got shape (1, 3)"),
-        ({"pairs": [[0.5, 1]]},
-         "pairs of shape (1, 2) must hold integer indices into X; got dtype float64 with "
-         "non-integer values [0.5]"),
-        ({"pairs": [["a", "b"]]},
-         "pairs of shape (1, 2) must hold integer indices into X; got dtype <U1"),
-        ({"pairs": [[True, False]]},
-         "pairs of shape (1, 2) must hold integer indices into X; got dtype bool"),
-        ({"pairs": [[0, 10]]},
-         "pairs holds indices out of range for X of 10 samples: [10]"),
-        ({"pairs": [[-1, 0]]},
-         "pairs holds indices out of range for X of 10 samples: [-1]"),
-        ({"pairs": [[0, 1]], "pair_labels": [1, 1]},
-         "pair_labels must have shape (1,), one label per tuple in pairs; got shape (2,)"),
-        ({"pairs": [[0, 1], [2, 3]], "pair_labels": [0, 1]},
-         "pair_labels must hold pair labels +1 (similar) and -1 (dissimilar); got values [0, 1]"),
-        ({"pair_labels": [1]}, "pair_labels was given without pairs"),
         ({"pairs": [[0, 1], [1, 2], [2, 0]], "pair_labels": [1, 1, -1]},
          "pair_labels: pair 2 (points 2 and 0) is labelled dissimilar (-1), but similar "
          "pairs join the two points (2 - 1 - 0): the side-information is contradictory"),
@@ -426,11 +334,10 @@ X10 = np.arange(20.0).reshape(10, 2)
          "pairs, or keep_dissimilar_apart=False"),
     ],
 )
-def test_bad_pairs(kwargs, message):
-    est = ConstrainedKMeans(2, random_state=0)
-    with pytest.raises(ValueError, match=re.escape(message)):
-        est.fit(X10, **kwargs)
-    assert not hasattr(est, "labels_")
+def test_side_information_that_cannot_be_kept(kwargs, message):
+    fitted = ConstrainedKMeans(2, random_state=0).fit(X10)
+    for est in (ConstrainedKMeans(2, random_state=0), fitted):
+        assert_fails_cleanly(est, ValueError, re.escape(message), X10, **kwargs)
 
 
 def test_infeasible_names_the_component_after_similar_pairs():
@@ -474,48 +381,11 @@ def test_too_many_clusters(n_clusters, kwargs, message):
     ConstrainedKMeans(n_clusters - 1, random_state=0).fit(X10, **kwargs)
 
 
-def test_failed_fit_leaves_fitted_estimator_as_it_was():
-    est = ConstrainedKMeans(2, random_state=0).fit(X10)
-    before = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(est).items()}
-    with pytest.raises(ValueError, match="n_clusters=2 is larger than the number of samples"):
-        est.fit(np.zeros((1, 5)))
-    assert vars(est).keys() == before.keys()
-    for key, value in before.items():
-        assert_array_equal(getattr(est, key), value)
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"n_clusters": 0}, "The 'n_clusters' parameter of ConstrainedKMeans must be an "
-                            "int in the range [1, inf). Got 0 instead."),
-        ({"n_init": 0}, "The 'n_init' parameter of ConstrainedKMeans must be an int in "
-                        "the range [1, inf). Got 0 instead."),
-        ({"max_iter": 0}, "The 'max_iter' parameter of ConstrainedKMeans must be an int "
-                          "in the range [1, inf). Got 0 instead."),
-        ({"tol": -1.0}, "The 'tol' parameter of ConstrainedKMeans must be a float in the "
-                        "range [0.0, inf). Got -1.0 instead."),
-        ({"init": "kmeans"}, "The 'init' parameter of ConstrainedKMeans must be a str "
-                             "among"),
-        ({"keep_dissimilar_apart": "yes"}, "The 'keep_dissimilar_apart' parameter of "
-                                           "ConstrainedKMeans must be an instance of"),
-    ],
-)
-def test_bad_parameters(params, message):
-    with pytest.raises(InvalidParameterError, match=re.escape(message)):
-        ConstrainedKMeans(**params).fit(X10)
-
-
-def test_bad_init_array_and_predict():
-    with pytest.raises(ValueError, match=re.escape(
-        "init must have shape (n_clusters, n_features) = (2, 2); got shape (3, 2)"
-    )):
-        ConstrainedKMeans(2, init=np.zeros((3, 2))).fit(X10)
-    est = ConstrainedKMeans(2, random_state=0).fit(X10)
-    with pytest.raises(ValueError, match=re.escape(
-        "X has 3 features, but ConstrainedKMeans is expecting 2 features as input."
-    )):
-        est.predict(np.zeros((2, 3)))
+def test_bad_init_array():
+    message = "init must have shape (n_clusters, n_features) = (2, 2); got shape (3, 2)"
+    for est in (ConstrainedKMeans(2), ConstrainedKMeans(2, random_state=0).fit(X10)):
+        assert_fails_cleanly(est.set_params(init=np.zeros((3, 2))), ValueError,
+                             re.escape(message), X10)
 
 
 # ------------------------------------------------- constraint satisfaction
@@ -559,12 +429,6 @@ def test_satisfaction_values():
          "kind must be 'all', 'similar' or 'dissimilar'; got 'both'"),
         (([[0, 1]], [1], [[0, 0]]), {},
          "labels_pred must be a 1-D array of cluster labels; got shape (1, 2)"),
-        ((np.empty((0, 2), int), None, [0, 0]), {},
-         "pairs is empty: at least one tuple is required"),
-        (([[0, 2]], [1], [0, 0]), {},
-         "pairs holds indices out of range for labels_pred of 2 samples: [2]"),
-        (([[0, 1]], [1, -1], [0, 0]), {},
-         "pair_labels must have shape (1,), one label per tuple in pairs; got shape (2,)"),
         (([[0, 1]], [1], [0, 0]), {"kind": "dissimilar"},
          "pair_labels holds no dissimilar (-1) pair to measure with kind='dissimilar'"),
         (([[0, 1]], [-1], [0, 0]), {"kind": "similar"},
@@ -574,3 +438,114 @@ def test_satisfaction_values():
 def test_satisfaction_errors(args, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         pair_constraint_satisfaction(*args, **kwargs)
+
+
+# --------------------------------------------- Xing's pairwise accuracy
+
+
+def _brute_force_accuracy(labels_true, labels_pred, balanced):
+    """Xing's accuracy by a loop over all pairs ``i < j``."""
+    same_ok, same_n, diff_ok, diff_n = 0, 0, 0, 0
+    for i, j in itertools.combinations(range(len(labels_true)), 2):
+        same_true = labels_true[i] == labels_true[j]
+        same_pred = labels_pred[i] == labels_pred[j]
+        if same_true:
+            same_n += 1
+            same_ok += same_pred
+        else:
+            diff_n += 1
+            diff_ok += not same_pred
+    if not balanced:
+        return (same_ok + diff_ok) / (same_n + diff_n)
+    if same_n == 0:
+        return diff_ok / diff_n
+    if diff_n == 0:
+        return same_ok / same_n
+    return 0.5 * same_ok / same_n + 0.5 * diff_ok / diff_n
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize(
+    ("n_true", "n_pred", "n"), [(2, 2, 30), (3, 3, 40), (4, 2, 25), (2, 5, 17)]
+)
+def test_accuracy_equals_brute_force(balanced, n_true, n_pred, n):
+    rng = np.random.default_rng(n_true * 100 + n_pred * 10 + n)
+    labels_true = rng.integers(n_true, size=n)
+    labels_pred = rng.integers(n_pred, size=n)
+    expected = _brute_force_accuracy(labels_true, labels_pred, balanced)
+    got = pairwise_clustering_accuracy(labels_true, labels_pred, balanced=balanced)
+    assert isinstance(got, float)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("labels_true", "labels_pred"),
+    [
+        ([0, 0, 0, 0], [0, 1, 2, 3]),  # no different-class pair
+        ([0, 0, 0, 0], [5, 5, 5, 5]),
+        ([0, 1, 2, 3], [0, 0, 0, 0]),  # no same-class pair
+        ([0, 1, 2, 3], [3, 2, 1, 0]),
+        ([0, 0, 1, 2], [0, 1, 1, 1]),
+    ],
+)
+@pytest.mark.parametrize("balanced", [True, False])
+def test_accuracy_degenerate_labelings(labels_true, labels_pred, balanced):
+    expected = _brute_force_accuracy(labels_true, labels_pred, balanced)
+    got = pairwise_clustering_accuracy(labels_true, labels_pred, balanced=balanced)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_every_pair_judged_wrongly_scores_zero():
+    assert pairwise_clustering_accuracy([0, 1, 2, 3], [7, 7, 7, 7]) == 0.0
+    assert pairwise_clustering_accuracy([1, 1, 1], [0, 1, 2], balanced=True) == 0.0
+
+
+def test_auto_balances_with_more_than_two_classes(rng):
+    labels_true = rng.integers(3, size=30)
+    labels_pred = rng.integers(3, size=30)
+    assert pairwise_clustering_accuracy(labels_true, labels_pred) == (
+        pairwise_clustering_accuracy(labels_true, labels_pred, balanced=True)
+    )
+    two = labels_true % 2
+    assert pairwise_clustering_accuracy(two, labels_pred) == (
+        pairwise_clustering_accuracy(two, labels_pred, balanced=False)
+    )
+    assert pairwise_clustering_accuracy(two, labels_pred, balanced=True) != (
+        pairwise_clustering_accuracy(two, labels_pred, balanced=False)
+    )
+
+
+@pytest.mark.parametrize("balanced", [True, False, "auto"])
+def test_perfect_and_permuted_clusterings_score_one(balanced, rng):
+    labels = rng.integers(4, size=50)
+    permuted = np.array([2, 0, 3, 1])[labels]
+    names = np.array(["d", "a", "c", "b"])[labels]
+    for pred in (labels, permuted, names, permuted + 10):
+        assert pairwise_clustering_accuracy(labels, pred, balanced=balanced) == 1.0
+    assert pairwise_clustering_accuracy(names, labels, balanced=balanced) == 1.0
+
+
+def test_accuracy_is_symmetric_for_rand_index(rng):
+    a = rng.integers(3, size=40)
+    b = rng.integers(4, size=40)
+    assert pairwise_clustering_accuracy(a, b, balanced=False) == pytest.approx(
+        pairwise_clustering_accuracy(b, a, balanced=False)
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (([0, 1], [0]), {}, "labels_true and labels_pred must be 1-D arrays of the "
+                            "same length; got shapes (2,) and (1,)"),
+        (([[0, 1]], [[0, 1]]), {}, "labels_true and labels_pred must be 1-D arrays "
+                                   "of the same length; got shapes (1, 2) and (1, 2)"),
+        (([0], [0]), {}, "at least 2 samples are needed to form a pair; got 1"),
+        (([], []), {}, "at least 2 samples are needed to form a pair; got 0"),
+        (([0, 1], [0, 1]), {"balanced": "yes"},
+         "balanced must be True, False or 'auto'; got 'yes'"),
+    ],
+)
+def test_accuracy_errors(args, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        pairwise_clustering_accuracy(*args, **kwargs)

@@ -1,23 +1,37 @@
-"""scikit-learn's common estimator checks over every discovered learner that
-takes ``fit(X, y)`` with class labels, and the discovery itself."""
+"""scikit-learn's common estimator checks over every discovered estimator that
+takes ``fit(X, y)`` (the supervised learners and the clusterers), the
+discovery itself, and what the package exports."""
 
 import importlib
 import inspect
 import pkgutil
 
 import pytest
-from conftest import ALL_SPECS, SUPERVISED_SPECS, discover_estimators, fit_kind
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from support import (
+    ALL_SPECS,
+    CHUNKS_SPECS,
+    CLUSTERER_SPECS,
+    PAIRS_SPECS,
+    SUPERVISED_SPECS,
+    TRIPLETS_SPECS,
+    discover_estimators,
+    fit_kind,
+)
 
 import metriclearn
+import metriclearn.cluster
+import metriclearn.datasets
+import metriclearn.metrics
+import metriclearn.objectives
+import metriclearn.plotting
 from metriclearn.base import MahalanobisMixin
 
 
 def _expected_failed_checks(estimator):
-    # No check is expected to fail: every learner passes scikit-learn's
-    # common checks as it is. A check that genuinely does not apply would be
-    # listed here with its reason.
+    # No check is expected to fail but this one, which does not apply: a
+    # check that genuinely does not apply is listed here with its reason.
     if type(estimator).__name__ == "LMNN":
         return {
             "check_fit2d_1feature": (
@@ -29,7 +43,7 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [spec.make() for spec in SUPERVISED_SPECS],
+    [spec.make() for spec in SUPERVISED_SPECS + CLUSTERER_SPECS],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -37,20 +51,28 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def test_discovery_finds_the_learners():
+    # the learners of the first release; discovery must not come back empty
+    # or lose one silently
     names = {cls.__name__ for cls in discover_estimators()}
-    # the learners of the first release that exist today; discovery must not
-    # come back empty or lose one silently
-    assert {"MMC", "MMC_Supervised"} <= names
-    assert {"MMC_Supervised"} <= {s.cls.__name__ for s in SUPERVISED_SPECS}
+    assert {"MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN", "SGDMetricLearner",
+            "SGDMetricLearner_Supervised", "SGDTripletLearner"} <= names
+    kinds = {spec.cls.__name__: spec.kind for spec in ALL_SPECS}
+    assert kinds["MMC"] == kinds["ITML"] == kinds["SGDMetricLearner"] == "pairs"
+    assert kinds["MMC_Supervised"] == kinds["LMNN"] == "supervised"
+    assert kinds["SGDTripletLearner"] == "triplets"
+    assert sorted(s.id for s in ALL_SPECS) == sorted(
+        s.id for s in PAIRS_SPECS + SUPERVISED_SPECS + TRIPLETS_SPECS + CHUNKS_SPECS)
     # full and diagonal MMC are both exercised
-    diag = {s.params.get("diagonal") for s in ALL_SPECS if s.cls.__name__ == "MMC"}
-    assert diag == {False, True}
+    for name in ("MMC", "MMC_Supervised"):
+        diag = {s.params.get("diagonal") for s in ALL_SPECS if s.cls.__name__ == name}
+        assert diag == {False, True}
+    assert [s.cls.__name__ for s in CLUSTERER_SPECS] == ["ConstrainedKMeans"]
 
 
 def test_every_estimator_is_exported_and_classified():
     """Every public metric learner defined in the package is in
-    ``metriclearn.__all__`` and takes pairs or class labels, so the tests
-    parametrised over the discovered learners cover it."""
+    ``metriclearn.__all__`` and takes class labels, pairs or triplets, so the
+    tests parametrised over the discovered learners cover it."""
     exported = set(discover_estimators())
     found = set()
     for info in pkgutil.walk_packages(metriclearn.__path__, "metriclearn."):
@@ -72,15 +94,52 @@ def test_every_estimator_is_exported_and_classified():
     assert not missing, f"estimators not exported in metriclearn.__all__: {missing}"
     unclassified = {cls.__name__ for cls in exported if fit_kind(cls) is None}
     assert not unclassified, (
-        f"fit of {unclassified} is neither fit(X, y) nor fit(pairs, y)"
+        f"fit of {unclassified} is neither fit(X, y), fit(pairs, y) nor fit(triplets)"
     )
 
 
-@pytest.mark.parametrize("cls", discover_estimators(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", discover_estimators() + discover_estimators(metriclearn.cluster),
+                         ids=lambda c: c.__name__)
 def test_constructor_only_assigns(cls):
-    """Keyword-only parameters, stored unchanged under their own names."""
+    """Keyword-only parameters (the clusterer's ``n_clusters`` may be
+    positional, as in scikit-learn), stored unchanged under their own names."""
     sig = inspect.signature(cls.__init__)
     params = [p for p in sig.parameters.values() if p.name != "self"]
-    assert all(p.kind is p.KEYWORD_ONLY for p in params)
+    assert all(p.kind is p.KEYWORD_ONLY for p in params if p.name != "n_clusters")
     est = cls()
     assert est.get_params(deep=False) == {p.name: p.default for p in params}
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        (metriclearn, {"MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
+                       "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
+                       "Constraints", "__version__"}),
+        # a clusterer, not a learner: the common tests discover learners from
+        # metriclearn.__all__
+        (metriclearn.cluster, {"ConstrainedKMeans"}),
+        (metriclearn.metrics, {"pair_constraint_satisfaction", "pairwise_clustering_accuracy"}),
+        (metriclearn.datasets, {"make_xing_toy"}),
+        (metriclearn.plotting, {"plot_3d", "plot_matrix", "plot_pair_distances",
+                                "plot_objective"}),
+        (metriclearn.objectives, {"mmc_objective", "mmc_diagonal_objective", "itml_objective",
+                                  "itml_pairs_objective", "itml_default_bounds",
+                                  "lmnn_objective", "sgd_objective", "triplet_objective"}),
+    ],
+    ids=lambda v: v.__name__ if hasattr(v, "__name__") else "",
+)
+def test_public_names(module, names):
+    """The names each public module exports: these exactly (new objectives
+    may join the comparison functions), each defined."""
+    exported = set(module.__all__)
+    assert exported == names if module is not metriclearn.objectives else names <= exported
+    for name in exported:
+        obj = getattr(module, name)
+        assert callable(obj) or name == "__version__"
+
+
+def test_version_comes_from_the_installed_metadata():
+    from importlib.metadata import version
+
+    assert metriclearn.__version__ == version("metriclearn")

@@ -1,5 +1,7 @@
-"""ITML and ITML_Supervised: the Bregman sweep against a NumPy twin, the cvxpy
-optimum, constraint satisfaction, priors, bounds and accuracy on real data."""
+"""ITML and ITML_Supervised: the solver over many sweeps, constraint
+satisfaction, the objective, priors, bounds, convergence and accuracy on real
+data (the sweep's NumPy twin is in test_kernels.py, the cvxpy optimum in
+test_reference_optima.py)."""
 
 import warnings
 
@@ -12,31 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from support import assert_fails_cleanly
 
 from metriclearn import ITML, Constraints, ITML_Supervised
 from metriclearn._itml import _solve
-from metriclearn._kernels.itml import _logdet_spd, bregman_sweep
 from metriclearn.objectives import itml_default_bounds, itml_objective
-
-
-def _sweep_twin(M, V, delta, lam, xi, gamma):
-    """One sweep of Davis et al.'s Algorithm 1, written plainly in NumPy."""
-    M, lam, xi = M.copy(), lam.copy(), xi.copy()
-    gproj = 1.0 if np.isinf(gamma) else gamma / (gamma + 1.0)
-    for c in range(V.shape[0]):
-        v = V[c]
-        p = v @ M @ v
-        if p <= 0:
-            continue
-        dl = delta[c]
-        alpha = min(lam[c], dl * gproj * (1.0 / p - 1.0 / xi[c]))
-        lam[c] -= alpha
-        beta = dl * alpha / (1.0 - dl * alpha * p)
-        if not np.isinf(gamma):
-            xi[c] = 1.0 / (1.0 / xi[c] + dl * alpha / gamma)
-        u = M @ v
-        M = M + beta * np.outer(u, u)
-    return M, lam, xi
 
 
 def _problem(n=40, d=4, n_constraints=15, seed=0):
@@ -59,42 +41,8 @@ def _knn(model, Xtr, Xte, ytr, yte):
 
 
 # --------------------------------------------------------------------------
-# the kernel
+# the solver
 # --------------------------------------------------------------------------
-
-
-# d=4 and 11 take the sweep by columns, 12, 13 and 21 the sweep by rows
-# (eight rows at a time, and the rows left over)
-@pytest.mark.parametrize("d", [4, 11, 12, 13, 21])
-@pytest.mark.parametrize("gamma", [0.5, 1.0, np.inf])
-def test_sweep_matches_numpy_twin(gamma, d):
-    X, idx, y = _problem(d=d)
-    V = np.ascontiguousarray(X[idx[:, 0]] - X[idx[:, 1]])
-    delta = np.where(y == 1, 1.0, -1.0)
-    # bounds scaled to the squared distances, so that both kinds of
-    # constraint are violated at the identity
-    sq = np.einsum("ij,ij->i", V, V)
-    xi0 = np.where(delta > 0, 0.5, 2.0) * np.median(sq)
-    M, lam, xi = np.eye(d), np.zeros(len(y)), xi0.copy()
-    M_t, lam_t, xi_t = M.copy(), lam.copy(), xi.copy()
-    for _ in range(5):
-        bregman_sweep(M, V, delta, lam, xi, gamma)
-        M_t, lam_t, xi_t = _sweep_twin(M_t, V, delta, lam_t, xi_t, gamma)
-    np.testing.assert_allclose(M, M_t, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(lam, lam_t, rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(xi, xi_t, rtol=1e-10)
-    np.testing.assert_array_equal(M, M.T)
-    assert np.all(lam >= 0)
-    assert np.any(lam > 0)  # the projections did change M
-
-
-def test_logdet_matches_numpy():
-    rng = np.random.default_rng(0)
-    A = rng.normal(size=(7, 7))
-    M = A @ A.T + 0.1 * np.eye(7)
-    sign, expected = np.linalg.slogdet(M)
-    assert _logdet_spd(M, np.zeros((7, 7))) == pytest.approx(expected, rel=1e-12)
-    assert np.isnan(_logdet_spd(np.diag([1.0, -1.0, 2.0]), np.zeros((3, 3))))
 
 
 def test_verbose_and_silent_runs_give_the_same_matrix(capsys):
@@ -105,16 +53,6 @@ def test_verbose_and_silent_runs_give_the_same_matrix(capsys):
     np.testing.assert_array_equal(a.components_, b.components_)
     np.testing.assert_array_equal(a.objective_history_, b.objective_history_)
     assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
-
-
-def test_sweep_does_not_write_into_differences():
-    X, idx, y = _problem()
-    V = np.ascontiguousarray(X[idx[:, 0]] - X[idx[:, 1]])
-    V_before = V.copy()
-    V.setflags(write=False)
-    delta = np.where(y == 1, 1.0, -1.0)
-    bregman_sweep(np.eye(4), V, delta, np.zeros(len(y)), np.ones(len(y)), 1.0)
-    np.testing.assert_array_equal(V, V_before)
 
 
 def test_matrix_stays_symmetric_positive_definite_over_many_sweeps():
@@ -134,38 +72,6 @@ def test_matrix_stays_symmetric_positive_definite_over_many_sweeps():
 # --------------------------------------------------------------------------
 # the optimum
 # --------------------------------------------------------------------------
-
-
-@pytest.mark.reference
-@pytest.mark.parametrize("gamma", [1.0, 10.0])
-def test_reaches_the_cvxpy_optimum(gamma):
-    pytest.importorskip("cvxpy")
-    from metriclearn._reference import itml_reference
-
-    X, idx, y = _problem()
-    pairs = X[idx]
-    model = ITML(gamma=gamma, tol=1e-9, max_iter=100000).fit(pairs, y)
-    assert model.converged_
-    ref_value, M_ref = itml_reference(pairs, y, model.bounds_, np.eye(4), gamma)
-    value = model.objective_history_[-1]
-    assert value == pytest.approx(ref_value, rel=1e-6, abs=1e-8)
-    # the objective is strictly convex: the matrix is the optimum too
-    M = model.get_mahalanobis_matrix()
-    np.testing.assert_allclose(M, M_ref, atol=1e-4 * np.abs(M_ref).max())
-
-
-@pytest.mark.reference
-def test_hard_constraints_reach_the_cvxpy_optimum():
-    pytest.importorskip("cvxpy")
-    from metriclearn._reference import itml_reference
-
-    X, idx, y = _problem()
-    pairs = X[idx]
-    sq = ((pairs[:, 0] - pairs[:, 1]) ** 2).sum(axis=1)
-    bounds = [np.max(sq[y == 1]) * 0.8, np.min(sq[y == -1]) * 1.2]  # feasible, active
-    model = ITML(gamma=np.inf, tol=1e-10, max_iter=100000).fit(pairs, y, bounds=bounds)
-    ref_value, _ = itml_reference(pairs, y, bounds, np.eye(4), np.inf)
-    assert model.objective_history_[-1] == pytest.approx(ref_value, rel=1e-6)
 
 
 def test_large_gamma_satisfies_the_bounds():
@@ -241,11 +147,10 @@ def test_default_bounds_are_sampled_on_large_inputs():
 def test_bad_bounds_raise_and_leave_the_estimator_unchanged(bounds):
     X, idx, y = _problem()
     model = ITML(max_iter=50).fit(X[idx], y, bounds=[2.0, 20.0])
-    before = model.components_.copy()
-    with pytest.raises(ValueError, match=r"bounds must be two positive, finite numbers"):
-        model.fit(X[idx], y, bounds=bounds)
-    np.testing.assert_array_equal(model.components_, before)
     np.testing.assert_array_equal(model.bounds_, [2.0, 20.0])
+    for est in (ITML(max_iter=50), model):
+        assert_fails_cleanly(est, ValueError, r"bounds must be two positive, finite numbers",
+                             X[idx], y, bounds=bounds)
 
 
 def test_bounds_of_identical_points_only():
@@ -284,14 +189,6 @@ def test_singular_covariance_prior_is_a_clear_error():
         ITML_Supervised(prior="covariance").fit(X, y)
 
 
-def test_prior_that_is_not_positive_definite():
-    X, idx, y = _problem()
-    with pytest.raises(ValueError, match="ITML needs a positive definite prior"):
-        ITML(prior=np.diag([1.0, 1.0, 1.0, 0.0])).fit(X[idx], y)
-    with pytest.raises(ValueError, match="prior must have shape"):
-        ITML(prior=np.eye(3)).fit(X[idx], y)
-
-
 # --------------------------------------------------------------------------
 # convergence, determinism, input forms
 # --------------------------------------------------------------------------
@@ -326,18 +223,6 @@ def test_index_pairs_equal_array_pairs_and_determinism():
     c = ITML_Supervised(random_state=5).fit(X, (X[:, 0] > 0).astype(int))
     d = ITML_Supervised(random_state=5).fit(X, (X[:, 0] > 0).astype(int))
     np.testing.assert_array_equal(c.components_, d.components_)
-
-
-def test_supervised_needs_two_classes():
-    with pytest.raises(ValueError, match=r"ITML_Supervised needs at least 2 classes in y; "
-                                         r"got 1 class \(\[7\]\)"):
-        ITML_Supervised().fit(np.arange(10.0).reshape(5, 2), [7] * 5)
-
-
-def test_gamma_must_be_positive():
-    X, idx, y = _problem()
-    with pytest.raises(ValueError, match="'gamma' parameter of ITML must be"):
-        ITML(gamma=0.0).fit(X[idx], y)
 
 
 # --------------------------------------------------------------------------

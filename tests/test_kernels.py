@@ -1,35 +1,58 @@
-"""numba kernels against their NumPy twins on small random inputs."""
+"""Every numba kernel against a NumPy twin, from one registry.
 
+Each entry of :data:`TWINS` names a kernel (or the getter of its serial and
+``prange`` twins), a plain NumPy (or Python) implementation of the same
+contract, and the small random inputs of its cases. The kernel is called
+with its input arrays read-only (``setflags(write=False)``, as scikit-learn's
+checks pass them): it may write only the arguments that are its in-place
+state or output buffers (``inout``). A kernel added to ``metriclearn._kernels``
+without an entry here fails :func:`test_every_kernel_has_a_twin`.
+"""
+
+import copy
+import importlib
+import itertools
+import pkgutil
+from dataclasses import dataclass
+
+import numba
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime, check_grad
+from numpy.testing import assert_allclose, assert_array_equal
 
-from metriclearn._kernels.distances import (
-    get_paired_sq_mahalanobis,
-    paired_sq_mahalanobis,
-    weighted_outer_sum,
-)
-from metriclearn._kernels.mmc import (
-    diagonal_objective,
-    diagonal_value,
-    project_psd_trace,
-)
+import metriclearn._kernels
+from metriclearn._kernels import cluster as kc
+from metriclearn._kernels import distances as kd
+from metriclearn._kernels import itml as ki
+from metriclearn._kernels import lmnn as kl
+from metriclearn._kernels import lmnn_impostors as kli
+from metriclearn._kernels import lmnn_incremental as klm
+from metriclearn._kernels import mmc as km
+from metriclearn._kernels import sgd as ks
+from metriclearn._kernels import sgd_mining as ksm
+from metriclearn._kernels import sgd_triplets as kt
 
 
-def _random_psd(rng, d, rank=None):
-    A = rng.standard_normal((d, rank or d))
+@dataclass
+class Twin:
+    names: tuple  # "module.function" of the kernels it covers
+    kernel: object  # the kernel, or its getter when a case has "n_jobs"
+    twin: object  # the NumPy twin: same arguments, same in-place updates, same result
+    make: object  # (rng, **case) -> the arguments
+    cases: tuple = ({},)
+    inout: tuple = ()  # arguments the kernel updates in place (state, output buffers)
+    out: object = None  # (result, args) -> what is compared
+    repeat: int = 1  # calls in a row (state carried over)
+    rtol: float = 1e-12
+    atol: float = 1e-12  # relative to the largest expected value
+
+
+def _psd(rng, d):
+    A = rng.standard_normal((d, d))
     return A @ A.T
 
 
-# ---------------------------------------------------------------- twins
-
-
-def paired_sq_mahalanobis_twin(diff, M):
-    return np.einsum("ij,jk,ik->i", diff, M, diff)
-
-
-def weighted_outer_sum_twin(diff, w):
-    return np.einsum("i,ij,ik->jk", w, diff, diff)
+# ------------------------------------------------------------------ twins
 
 
 def project_psd_trace_twin(M, bound):
@@ -40,103 +63,650 @@ def project_psd_trace_twin(M, bound):
         lo, hi = 0.0, w.max()
         for _ in range(200):
             mid = 0.5 * (lo + hi)
-            if np.maximum(w - mid, 0.0).sum() > bound:
-                lo = mid
-            else:
-                hi = mid
+            lo, hi = (mid, hi) if np.maximum(w - mid, 0.0).sum() > bound else (lo, mid)
         x = np.maximum(w - hi, 0.0)
     return (V * x) @ V.T
 
 
-def diagonal_value_twin(a, s_sum, Q, c):
-    return s_sum @ a - c * np.log(np.sqrt(Q @ a).sum())
+def diagonal_objective_twin(a, s, Q, c):
+    """h(a) = s a - c log sum_i sqrt(Q_i a), its gradient and Hessian."""
+    r = np.sqrt(Q @ a)
+    S, u = r.sum(), (Q / (2 * r[:, None])).sum(axis=0)
+    H = c * (Q.T @ (Q / (4 * r[:, None] ** 3)) / S + np.outer(u, u) / S**2)
+    return s @ a - c * np.log(S), s - c * u / S, H
 
 
-# ---------------------------------------------------------------- tests
+def sweep_twin(M, V, delta, lam, xi, gamma):
+    """One sweep of Davis et al.'s Algorithm 1, in place, written plainly."""
+    g = 1.0 if np.isinf(gamma) else gamma / (gamma + 1.0)
+    n = 0
+    for c, v in enumerate(V):
+        p = v @ M @ v
+        if p <= 0:
+            continue
+        alpha = min(lam[c], delta[c] * g * (1.0 / p - 1.0 / xi[c]))
+        if alpha == 0.0:
+            continue
+        lam[c] -= alpha
+        if not np.isinf(gamma):
+            xi[c] = 1.0 / (1.0 / xi[c] + delta[c] * alpha / gamma)
+        u = M @ v
+        M += delta[c] * alpha / (1.0 - delta[c] * alpha * p) * np.outer(u, u)
+        n += 1
+    return n
 
 
-@pytest.mark.parametrize("n, d", [(1, 1), (7, 3), (50, 8), (300, 17)])
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_paired_sq_mahalanobis_matches_twin(n, d, n_jobs):
-    rng = np.random.RandomState(n + d)
-    diff = rng.standard_normal((n, d))
-    M = _random_psd(rng, d)
-    got = get_paired_sq_mahalanobis(n_jobs)(diff, M)
-    np.testing.assert_allclose(got, paired_sq_mahalanobis_twin(diff, M), rtol=1e-12)
+def solve_twin(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0, max_sweeps, tol, obj, chg):
+    d = M.shape[0]
+    for s in range(max_sweeps):
+        lam_old = lam.copy()
+        n = sweep_twin(M, V, delta, lam, xi, gamma)
+        sign, logdet = np.linalg.slogdet(M)
+        logdet = logdet if sign > 0 else np.nan
+        obj[s] = -logdet + logdet0 - d + np.sum(M * M0_inv)
+        if not np.isinf(gamma):
+            obj[s] += gamma * np.sum(xi / xi0 - np.log(xi / xi0) - 1.0)
+        chg[s] = np.abs(lam - lam_old).sum() / lam.sum() if lam.sum() > 0 else 0.0
+        if np.isnan(logdet):
+            return s + 1, False
+        if chg[s] < tol or n == 0:
+            return s + 1, True
+    return max_sweeps, False
 
 
-def test_paired_sq_mahalanobis_does_not_write_inputs():
-    rng = np.random.RandomState(0)
-    diff, M = rng.standard_normal((20, 4)), _random_psd(rng, 4)
-    diff.flags.writeable = False
-    M.flags.writeable = False
-    paired_sq_mahalanobis(diff, M)  # read-only inputs are accepted
-    weighted_outer_sum(diff, np.ones(20))
+def _labels_of(bounds):
+    return np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
 
 
-@pytest.mark.parametrize("n, d", [(0, 3), (1, 1), (10, 4), (257, 5), (1000, 12)])
-def test_weighted_outer_sum_matches_twin(n, d):
-    rng = np.random.RandomState(n + 3 * d)
-    diff = rng.standard_normal((n, d))
-    w = rng.uniform(0.1, 2.0, n)
-    got = weighted_outer_sum(diff, w)
-    np.testing.assert_allclose(got, weighted_outer_sum_twin(diff, w), rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(got, got.T)  # exactly symmetric
+def class_blocks_twin(bounds, block):
+    spans = zip(bounds[:-1], bounds[1:], strict=True)
+    return np.array([(s, min(s + block, b), a, b) for a, b in spans
+                     for s in range(a, b, block)], dtype=np.intp).reshape(-1, 4)
 
 
-@pytest.mark.parametrize("d", [1, 2, 5, 12])
-@pytest.mark.parametrize("bound", [0.5, 1.0, 100.0])
-def test_project_psd_trace_matches_twin(d, bound):
-    rng = np.random.RandomState(d)
-    A = rng.standard_normal((d, d))
-    M = A + A.T
-    P = project_psd_trace(M, bound)
-    np.testing.assert_allclose(P, project_psd_trace_twin(M, bound), atol=1e-10)
-    w = np.linalg.eigvalsh(P)
-    assert w.min() >= -1e-12
-    assert np.trace(P) <= bound * (1 + 1e-12)
+def class_pair_tiles_twin(bounds, block, chunk):
+    return np.array([(s, t, c0, min(c0 + chunk, bounds[-1]))
+                     for s, t, _, ce in class_blocks_twin(bounds, block)
+                     for c0 in range(ce, bounds[-1], chunk)], dtype=np.intp).reshape(-1, 4)
 
 
-def test_project_psd_trace_is_the_projection():
-    """Variational inequality <M - P, X - P> <= 0 for feasible X."""
-    rng = np.random.RandomState(1)
-    d = 6
-    A = rng.standard_normal((d, d))
-    M = 3 * (A + A.T)
-    P = project_psd_trace(M, 1.0)
-    for _ in range(50):
-        X = _random_psd(rng, d, rank=rng.randint(1, d + 1))
-        X /= np.trace(X) * rng.uniform(1.0, 3.0)
-        assert np.sum((M - P) * (X - P)) <= 1e-10
-    np.testing.assert_allclose(project_psd_trace(P, 1.0), P, atol=1e-12)  # idempotent
+def target_neighbors_twin(X, bounds, k, block=None):
+    y = _labels_of(bounds)
+    sq = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    sq = np.where((y[:, None] == y[None, :]) & ~np.eye(X.shape[0], dtype=bool), sq, np.inf)
+    return np.argsort(sq, axis=1, kind="stable")[:, :k]
 
 
-def test_diagonal_objective_value_gradient_and_hessian():
-    rng = np.random.RandomState(2)
-    d = 5
-    s_sum = rng.uniform(0.5, 2.0, d)
-    Q = rng.uniform(0.0, 1.0, (30, d)) ** 2
-    c = 1.7
-    a = rng.uniform(0.2, 1.0, d)
-    h, grad, H = diagonal_objective(a, s_sum, Q, c)
-    assert h == pytest.approx(diagonal_value_twin(a, s_sum, Q, c), rel=1e-12)
-    assert diagonal_value(a, s_sum, Q, c) == pytest.approx(h, rel=1e-13)
+def push_loss_terms_twin(X, Z, bounds, targets, dist_t, block, chunk, n_groups, squared=True):
+    """Every triplet (i, j, l) with its hinge; the impostor weights of each
+    pair gathered in the entry U[i, l] of its earlier class, as the kernel
+    returns them (deg: row plus column sums of U, P = U X)."""
+    y = _labels_of(bounds)
+    sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    h = 1.0 + dist_t[:, :, None] - sq[:, None, :]  # h[i, t, l]
+    h = np.where((y[:, None, None] != y[None, None, :]) & (h > 0), h, 0.0)
+    weight = 2 * h if squared else (h > 0).astype(float)
+    W = weight.sum(axis=1)  # W[i, l]: the weight of l as an impostor of i
+    U = np.triu(W + W.T)  # classes are sorted: the earlier class comes first
+    return ((h * h).sum() if squared else h.sum(), int((h > 0).sum()), weight.sum(axis=2),
+            -(U.sum(axis=0) + U.sum(axis=1)), -U @ X)
 
-    def f(x):
-        return diagonal_value(x, s_sum, Q, c)
 
-    def g(x):
-        return diagonal_objective(x, s_sum, Q, c)[1]
+def target_weight_terms_twin(X, targets, weights):
+    W = np.zeros((X.shape[0], X.shape[0]))
+    np.add.at(W, (np.repeat(np.arange(X.shape[0]), targets.shape[1]), targets.ravel()),
+              weights.ravel())
+    return W.sum(axis=1), W.sum(axis=0), W @ X
 
-    assert check_grad(f, g, a) < 1e-6 * np.linalg.norm(grad) + 1e-7
-    H_fd = np.array([approx_fprime(a, lambda x, k=k: g(x)[k], 1e-7) for k in range(d)])
-    np.testing.assert_allclose(H, H_fd, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(H, H.T)
-    assert np.linalg.eigvalsh(H).min() >= -1e-12  # convex
+
+def _pair_terms(sq, lab, alpha, margin, loss):
+    """Loss of each pair and its derivative in the squared distance."""
+    r = np.sqrt(sq)
+    if loss == ks.CONTRASTIVE:
+        hinge = np.maximum(margin - r, 0.0)
+        dis_loss = alpha * hinge**2
+        dis_w = np.where(r > 0, -alpha * hinge / np.where(r > 0, r, 1.0), 0.0)
+    else:
+        dis_loss = alpha * np.maximum(margin - sq, 0.0)
+        dis_w = np.where(sq < margin, -alpha, 0.0)
+    return np.where(lab > 0, sq, dis_loss), np.where(lab > 0, 1.0, dis_w)
+
+
+def pair_loss_grad_twin(X, pairs, labels, L, alpha, margin, loss=ks.HINGE):
+    D = X[pairs[:, 0]] - X[pairs[:, 1]]
+    values, w = _pair_terms(((D @ L.T) ** 2).sum(axis=1), labels, alpha, margin, loss)
+    return values.mean(), 2 * (w[:, None] * (D @ L.T)).T @ D / len(pairs)
+
+
+def _steps_twin(L, etas, B, n, loss_grad, scale, precond):
+    """Mini-batch steps along the twins' gradients: ``loss_grad(batch, L)`` is
+    the mean loss of the items ``batch`` (a slice of the n) and its gradient."""
+    L, losses = L.copy(), np.zeros(len(etas))
+    for t, eta in enumerate(etas):
+        batch = slice(t * B, min((t + 1) * B, n))
+        if batch.start < n:
+            value, grad = loss_grad(batch, L)
+            losses[t] = value * (batch.stop - batch.start)
+            L = L - eta * scale * grad * precond
+    return L, losses
+
+
+def sgd_steps_twin(X, pairs, labels, order, L, etas, B, alpha, margin, precond, loss=ks.HINGE):
+    return _steps_twin(L, etas, B, len(order), lambda s, L: pair_loss_grad_twin(
+        X, pairs[order[s]], labels[order[s]], L, alpha, margin, loss), 1.0, precond)
+
+
+def _triplet_terms(dp, dns, loss, margin, temperature):
+    """Loss of one anchor and its derivatives in ``dp`` and each ``dn``."""
+    dns = np.asarray(dns, dtype=float)
+    if loss == kt.TRIPLET:
+        active = (dp - dns + margin > 0).astype(float)
+        return (active * (dp - dns + margin)).sum() / dns.size, active.sum() / dns.size, (
+            -active / dns.size)
+    q = np.exp((dp - dns) / temperature)
+    return np.log1p(q.sum()), q.sum() / (1 + q.sum()) / temperature, -q / (
+        1 + q.sum()) / temperature
+
+
+def _grad_of(X, L, a, x, coef):
+    d = X[a] - X[x]
+    return 2 * coef * np.outer(L @ d, d)
+
+
+def triplet_loss_grad_twin(X, triplets, L, loss, margin, temperature):
+    total, grad = 0.0, np.zeros_like(L)
+    for a, p, n in triplets:
+        dp, dn = (np.sum((L @ (X[a] - X[x])) ** 2) for x in (p, n))
+        value, cp, cn = _triplet_terms(dp, [dn], loss, margin, temperature)
+        total += value
+        grad += _grad_of(X, L, a, p, cp) + _grad_of(X, L, a, n, cn[0])
+    return total / len(triplets), grad / len(triplets)
+
+
+def triplet_steps_twin(X, triplets, order, L, etas, B, loss, margin, temperature, precond):
+    # the steps follow temperature times the InfoNCE loss
+    return _steps_twin(L, etas, B, len(order), lambda s, L: triplet_loss_grad_twin(
+        X, triplets[order[s]], L, loss, margin, temperature),
+        temperature if loss == kt.INFONCE else 1.0, precond)
+
+
+def mine_negatives_twin(D2, codes, miner, margin, u, sel):
+    b, m = D2.shape
+    count = np.zeros(b, dtype=np.intp)
+    for i in range(b):
+        dp = D2[i, b + i]
+        cand = [j for j in range(m) if codes[j] != codes[i]]
+        if miner == kt.HARD:  # the closest negative closer than the positive
+            cand = [j for j in cand if D2[i, j] < dp]
+            cand = [min(cand, key=lambda j: (D2[i, j], j))] if cand else []
+        elif miner in (kt.SEMIHARD, kt.EASY):
+            cand = [j for j in cand if (dp < D2[i, j] < dp + margin if miner == kt.SEMIHARD
+                                        else D2[i, j] >= dp + margin)]
+            cand = [cand[min(int(u[i] * len(cand)), len(cand) - 1)]] if cand else []
+        count[i] = len(cand)
+        sel[i, :len(cand)] = cand
+    return count
+
+
+def mined_loss_grad_twin(X, codes, anchors, positives, u, L, loss, miner, margin, temperature):
+    """Mean mined loss of one batch and its gradient, one anchor at a time,
+    distances from explicit differences."""
+    pts = np.concatenate([anchors, positives])
+    b = anchors.shape[0]
+    D2 = np.array([[np.sum((L @ (X[a] - X[x])) ** 2) for x in pts] for a in anchors])
+    sel = np.empty((b, 2 * b), dtype=np.intp)
+    count = mine_negatives_twin(D2, codes[pts], miner, margin, u, sel)
+    total, grad = 0.0, np.zeros_like(L)
+    for i in np.flatnonzero(count):
+        chosen = sel[i, :count[i]]
+        value, cp, cn = _triplet_terms(D2[i, b + i], D2[i, chosen], loss, margin, temperature)
+        total += value
+        grad += _grad_of(X, L, anchors[i], positives[i], cp)
+        for c, j in zip(cn, chosen, strict=True):
+            grad += _grad_of(X, L, anchors[i], pts[j], c)
+    return total / b, grad / b
+
+
+def mined_steps_twin(X, codes, anchors, positives, u, L, etas, B, loss, miner, margin,
+                     temperature, precond):
+    return _steps_twin(L, etas, B, len(anchors), lambda s, L: mined_loss_grad_twin(
+        X, codes, anchors[s], positives[s], u[s], L, loss, miner, margin, temperature),
+        temperature if loss == kt.INFONCE else 1.0, precond)
+
+
+def search_twin(cost, weight, order, comp_ptr, indptr, indices, max_steps, interchangeable):
+    """Each component's depth-first search in DSatur order, in plain Python."""
+    c, k = cost.shape
+    labels, status = np.full(c, -1, dtype=np.intp), np.zeros(len(comp_ptr) - 1, dtype=np.intp)
+    for g in range(len(comp_ptr) - 1):
+        nodes = list(order[comp_ptr[g]:comp_ptr[g + 1]])
+        closed = {v: {} for v in nodes}  # v -> {cluster: neighbours placed there}
+        used, stack, steps = np.zeros(k, dtype=int), [], 0
+        while status[g] == kc.OK and any(labels[v] < 0 for v in nodes):
+            v = max((v for v in nodes if labels[v] < 0),
+                    key=lambda v: (len(closed[v]), weight[v], -nodes.index(v)))
+            open_ = [j for j in range(k) if j not in closed[v]]
+            if interchangeable:
+                open_ = [j for j in open_ if used[j]] + [j for j in open_ if not used[j]][:1]
+                open_.sort()
+            stack.append((v, sorted(open_, key=lambda j: cost[v, j])))
+            while True:
+                if not stack:
+                    status[g] = kc.INFEASIBLE
+                    break
+                v, candidates = stack[-1]
+                for j in [labels[v]] * int(labels[v] >= 0):  # take v out of its cluster
+                    used[j] -= 1
+                    for nb in indices[indptr[v]:indptr[v + 1]]:
+                        closed[nb][j] -= 1
+                        closed[nb] = {c: n for c, n in closed[nb].items() if n}
+                    labels[v] = -1
+                if candidates:
+                    j = labels[v] = candidates.pop(0)
+                    used[j] += 1
+                    for nb in indices[indptr[v]:indptr[v + 1]]:
+                        closed[nb][j] = closed[nb].get(j, 0) + 1
+                    steps += 1
+                    break
+                stack.pop()
+            if status[g] == kc.OK and steps > max_steps[g]:
+                status[g] = kc.GAVE_UP
+        if status[g] != kc.OK:
+            labels[nodes] = -1
+    return labels, status
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _sorted_problem(rng, sizes=(9, 6, 11), d=4, k=3, offset=0.0, scale=1.0):
+    """Points sorted by class (classes overlap: plenty of impostors), their
+    class bounds, a map ``L``, the targets and their distances."""
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    X = rng.standard_normal((bounds[-1], d))
+    X[:, 0] += 0.8 * _labels_of(bounds)
+    # far from the origin, or at extreme scales with margins of 1 (single
+    # precision products select the candidates: no impostor may be missed)
+    X = (X + offset) / scale
+    L = scale * rng.standard_normal((3, d))
+    Z = X @ L.T
+    targets = target_neighbors_twin(X, bounds, k)
+    return X, Z, bounds, targets, ((Z[:, None, :] - Z[targets]) ** 2).sum(axis=2)
+
+
+def _itml_problem(rng, d, m=15):
+    V = rng.normal(size=(m, d)) * np.arange(1, d + 1)
+    delta = np.where(np.arange(m) % 2 == 0, 1.0, -1.0)
+    # bounds at the squared distances' scale: both kinds violated at I
+    sq = np.einsum("ij,ij->i", V, V)
+    return np.eye(d), V, delta, np.zeros(m), np.where(delta > 0, 0.5, 2.0) * np.median(sq)
+
+
+def _pairs_problem(rng, index_dtype=np.intp):
+    X = rng.normal(size=(40, 5))
+    pairs = rng.integers(40, size=(150, 2)).astype(index_dtype)
+    labels = np.where(rng.random(150) < 0.5, 1, -1).astype(np.int8)
+    return X, pairs, labels, rng.normal(size=(3, 5)) * 0.4
+
+
+def _mined_batch(rng, b=30):
+    X = rng.normal(size=(40, 5))
+    codes = rng.integers(4, size=40)
+    anchors = rng.integers(40, size=b)
+    # a positive of the anchor's class (another point when there is one)
+    positives = np.array([rng.choice(np.flatnonzero(codes == codes[a])) for a in anchors])
+    return X, codes, anchors, positives, rng.random(b), rng.normal(size=(3, 5)) * 0.4
+
+
+def _components(rng, interchangeable, n_components=20):
+    """Random cannot-link graphs of 1 to 8 chunklets, in one CSR structure."""
+    sizes = rng.integers(1, 9, size=n_components)
+    comp_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    c, k = comp_ptr[-1], int(rng.integers(1, 4))
+    neighbours = [[] for _ in range(c)]
+    for lo, hi in zip(comp_ptr[:-1], comp_ptr[1:], strict=True):
+        density = rng.uniform(0.2, 0.7)
+        for u, v in itertools.combinations(range(lo, hi), 2):
+            if rng.random() < density:
+                neighbours[u].append(v)
+                neighbours[v].append(u)
+    cost = (np.tile(np.arange(k, dtype=float), (c, 1)) if interchangeable
+            else rng.integers(0, 3, size=(c, k)).astype(float))  # with ties
+    indptr = np.concatenate([[0], np.cumsum([len(nb) for nb in neighbours])]).astype(np.intp)
+    indices = np.array([u for nb in neighbours for u in nb], dtype=np.intp)
+    return (cost, rng.integers(1, 3, size=c).astype(np.intp), np.arange(c, dtype=np.intp),
+            comp_ptr, indptr, indices)
+
+
+def embed_rows_twin(Z, normalize):
+    norms = np.sqrt((Z * Z).sum(axis=1))
+    if normalize:
+        Z /= np.where(norms > 0, norms, 1.0)[:, None]
+    return norms
+
+
+def unembed_rows_twin(dZ, Z, norms, normalize):
+    if normalize:
+        tangent = dZ - (Z * dZ).sum(axis=1)[:, None] * Z
+        dZ[:] = np.where(norms[:, None] > 0, tangent / np.where(norms > 0, norms, 1.0)[:, None],
+                         0.0)
+
+
+def _embed_input(rng, normalize):
+    Z = rng.standard_normal((9, 4))
+    Z[3] = 0.0  # a row of norm zero stays zero
+    return Z, normalize
+
+
+def _unembed_input(rng, normalize):
+    Z, norms = rng.standard_normal((9, 4)), rng.uniform(0.5, 2.0, 9)
+    Z /= np.linalg.norm(Z, axis=1)[:, None]
+    norms[3] = 0.0
+    return rng.standard_normal((9, 4)), Z, norms, normalize
+
+
+def single_precision_twin(Z):
+    """The entries scaled by the power of two that brings the largest below
+    1 in magnitude, rounded to float32, and the constants of the bound."""
+    r = Z.shape[1]
+    scale = 2.0 ** -np.frexp(np.abs(Z).max())[1] if np.abs(Z).max() > 0 else 1.0
+    return ((Z * scale).astype(np.float32), 2.0 / scale**2, (r + 4) * 2.0**-23,
+            (r + 4) * 2.0**-100 / scale**2)
+
+
+def first_crossing_twin(keys, weights, need):
+    order = np.argsort(keys, kind="stable")
+    crossed = np.flatnonzero(np.cumsum(weights[order]) >= need)
+    return keys[order][crossed[0]] if crossed.size else keys.max()
+
+
+def _crossing_input(rng, frac, seed):
+    m = int(rng.integers(1, 300))
+    keys = rng.choice(rng.standard_normal(max(m // 3, 1)), m)  # with ties
+    weights = rng.random(m)
+    return keys, weights, frac * weights.sum()
+
+
+def mining_targets_twin(Xs, bounds, k):
+    """Each point's nearest points of its class, -1 where its class runs out."""
+    found = target_neighbors_twin(Xs, bounds, k)
+    sizes = np.diff(bounds)[_labels_of(bounds)]
+    return np.where(np.arange(k)[None, :] < (sizes - 1)[:, None], found, -1)
+
+
+def impostor_search_twin(X, Z, bounds, targets, dist_t, store_at, scan_at, block, chunk,
+                         n_groups, squared, eps, capacity, bin_width, n_bins, sample_every):
+    # (the candidate lists and their bounds: test_lmnn.py)
+    return push_loss_terms_twin(X, Z, bounds, targets, dist_t, block, chunk, n_groups, squared)
+
+
+def _grid(**axes):
+    return tuple(dict(zip(axes, values, strict=True))
+                 for values in itertools.product(*axes.values()))
+
+
+def _mine_input(rng, miner):
+    X, codes, anchors, positives, u, L = _mined_batch(rng, b=12)
+    pts = np.concatenate([anchors, positives])
+    E = X[pts] @ L.T
+    D2 = ((E[:12, None, :] - E[None, :, :]) ** 2).sum(-1)
+    return D2, codes[pts], miner, 1.0, u, np.empty((12, 24), dtype=np.intp)
+
+
+TWINS = [
+    Twin(("distances.get_paired_sq_mahalanobis", "distances.paired_sq_mahalanobis"),
+         kd.get_paired_sq_mahalanobis, lambda diff, M: np.einsum("ij,jk,ik->i", diff, M, diff),
+         lambda rng, n, d, n_jobs: (rng.standard_normal((n, d)), _psd(rng, d)),
+         _grid(n=[1, 7, 300], d=[1, 3, 17], n_jobs=[1, 2])),
+    Twin(("distances.weighted_outer_sum",), kd.weighted_outer_sum,
+         lambda diff, w: np.einsum("i,ij,ik->jk", w, diff, diff),
+         lambda rng, n, d: (rng.standard_normal((n, d)), rng.uniform(0.1, 2.0, n)),
+         _grid(n=[0, 1, 10, 257, 1000], d=[1, 5, 12])),
+    Twin(("mmc.project_psd_trace",), km.project_psd_trace, project_psd_trace_twin,
+         lambda rng, d, bound: ((lambda A: A + A.T)(rng.standard_normal((d, d))), bound),
+         _grid(d=[1, 2, 5, 12], bound=[0.5, 1.0, 100.0]), atol=1e-10),
+    Twin(("mmc.diagonal_objective",), km.diagonal_objective, diagonal_objective_twin,
+         lambda rng, c: (rng.uniform(0.2, 1.0, 5), rng.uniform(0.5, 2.0, 5),
+                         rng.uniform(0.0, 1.0, (30, 5)) ** 2, c),
+         _grid(c=[0.5, 1.7]), rtol=1e-10),
+    Twin(("mmc.diagonal_value",), km.diagonal_value,
+         lambda a, s, Q, c: s @ a - c * np.log(np.sqrt(Q @ a).sum()),
+         lambda rng: (rng.uniform(0.2, 1.0, 5), rng.uniform(0.5, 2.0, 5),
+                      rng.uniform(0.0, 1.0, (30, 5)) ** 2, 1.7)),
+    # d = 4, 11 take the sweep by columns, 12, 13, 21 the sweep by rows
+    # (eight rows at a time, and the rows left over)
+    Twin(("itml.bregman_sweep",), ki.bregman_sweep, sweep_twin,
+         lambda rng, d, gamma: (*_itml_problem(rng, d), gamma),
+         _grid(d=[4, 11, 12, 13, 21], gamma=[0.5, 1.0, np.inf]), inout=(0, 3, 4),
+         out=lambda r, a: (r, a[0], a[3], a[4]), repeat=5, rtol=1e-10),
+    Twin(("itml.bregman_solve",), ki.bregman_solve, solve_twin,
+         lambda rng, d, gamma: (*(p := _itml_problem(rng, d)), p[4].copy(), gamma, np.eye(d),
+                                0.0, 50, 1e-3, np.zeros(50), np.zeros(50)),
+         _grid(d=[4, 13], gamma=[1.0, np.inf]), inout=(0, 3, 4, 11, 12),
+         out=lambda r, a: (r, a[0], a[3], a[4], a[11][:r[0]], a[12][:r[0]]), rtol=1e-9),
+    Twin(("itml._logdet_spd",), ki._logdet_spd, lambda M, work: np.linalg.slogdet(M)[1],
+         lambda rng: (_psd(rng, 7) + 0.1 * np.eye(7), np.zeros((7, 7))), inout=(1,)),
+    Twin(("lmnn_impostors.class_blocks",), kli.class_blocks, class_blocks_twin,
+         lambda rng, block: (np.array([0, 5, 5, 12, 13], dtype=np.intp), block),
+         _grid(block=[1, 3, 128])),
+    Twin(("lmnn_impostors.class_pair_tiles",), kli.class_pair_tiles, class_pair_tiles_twin,
+         lambda rng, block, chunk: (np.array([0, 5, 5, 12, 13], dtype=np.intp), block, chunk),
+         ({"block": 1, "chunk": 1}, {"block": 2, "chunk": 3}, {"block": 128, "chunk": 2048})),
+    Twin(("lmnn.get_target_neighbors", "lmnn.target_neighbors"), kl.get_target_neighbors,
+         target_neighbors_twin,
+         lambda rng, block, n_jobs: ((p := _sorted_problem(rng))[0], p[2], 3, block),
+         _grid(block=[2, 128], n_jobs=[1, 2])),
+    Twin(("lmnn.target_distances",), kl.target_distances,
+         lambda Z, t: ((Z[:, None, :] - Z[t]) ** 2).sum(axis=2),
+         lambda rng: (rng.standard_normal((7, 2)), rng.integers(0, 7, (7, 2)).astype(np.intp))),
+    Twin(("lmnn.target_weight_terms",), kl.target_weight_terms, target_weight_terms_twin,
+         lambda rng: (rng.standard_normal((7, 3)), rng.integers(0, 7, (7, 2)).astype(np.intp),
+                      rng.standard_normal((7, 2)))),
+    Twin(("lmnn_impostors.margin_radii",), kli.margin_radii,
+         lambda dist_t: 1.0 + dist_t.max(axis=1),
+         lambda rng: (rng.random((5, 3)),)),
+    Twin(("lmnn_impostors.get_push_loss_terms", "lmnn_impostors.push_loss_terms"),
+         kli.get_push_loss_terms,
+         push_loss_terms_twin,
+         lambda rng, block, chunk, n_groups, squared, n_jobs, offset=0.0, scale=1.0: (
+             *_sorted_problem(rng, offset=offset, scale=scale), block, chunk, n_groups, squared),
+         tuple({"block": b, "chunk": c, "n_groups": g, "squared": sq, "n_jobs": j}
+               for (b, c), g, sq, j in itertools.product(
+                   [(1, 1), (2, 3), (128, 2048)], [1, 3], [False, True], [1, 2]))
+         + tuple({"block": 2, "chunk": 3, "n_groups": 1, "squared": True, "n_jobs": 1,
+                  "offset": o, "scale": sc} for o, sc in [(1e4, 1.0), (0.0, 1e-30), (1e3, 1e30)]),
+         rtol=1e-10),
+    Twin(("sgd.sgd_steps",), ks.sgd_steps, sgd_steps_twin,
+         lambda rng, B, index_dtype, loss: (
+             *(p := _pairs_problem(rng, index_dtype))[:3], rng.permutation(150), p[3],
+             rng.uniform(0.05, 0.3, size=-(-150 // B)), B, 2.0, 1.5, rng.uniform(0.5, 1.5, 5),
+             loss),
+         _grid(B=[1, 16, 64, 200], index_dtype=[np.intp, np.int32],
+               loss=[ks.HINGE, ks.CONTRASTIVE]), rtol=1e-10),
+    Twin(("sgd.pair_loss_grad",), ks.pair_loss_grad, pair_loss_grad_twin,
+         lambda rng, loss: (*_pairs_problem(rng), 2.0, 1.5, loss),
+         _grid(loss=[ks.HINGE, ks.CONTRASTIVE]), rtol=1e-10),
+    Twin(("sgd.pair_sq_distances",), ks.pair_sq_distances,
+         lambda X, pairs, L: (((X[pairs[:, 0]] - X[pairs[:, 1]]) @ L.T) ** 2).sum(axis=1),
+         lambda rng: (p := _pairs_problem(rng))[:2] + (p[3],)),
+    Twin(("sgd_triplets.triplet_steps",), kt.triplet_steps, triplet_steps_twin,
+         lambda rng, loss, B: (rng.normal(size=(40, 5)), rng.integers(40, size=(100, 3)),
+                               rng.permutation(100), rng.normal(size=(3, 5)) * 0.4,
+                               rng.uniform(0.05, 0.3, -(-100 // B)), B, loss, 1.5, 0.7,
+                               rng.uniform(0.5, 1.5, 5)),
+         _grid(loss=[kt.TRIPLET, kt.INFONCE], B=[7, 100]), rtol=1e-10),
+    Twin(("sgd_triplets.triplet_loss_grad",), kt.triplet_loss_grad, triplet_loss_grad_twin,
+         lambda rng, loss: (rng.normal(size=(40, 5)), rng.integers(40, size=(100, 3)),
+                            rng.normal(size=(3, 5)) * 0.4, loss, 1.5, 0.7),
+         _grid(loss=[kt.TRIPLET, kt.INFONCE]), rtol=1e-10),
+    Twin(("sgd_triplets.triplet_sq_distances",), kt.triplet_sq_distances,
+         lambda X, t, L: np.stack([(((X[t[:, 0]] - X[t[:, i]]) @ L.T) ** 2).sum(axis=1)
+                                   for i in (1, 2)], axis=1),
+         lambda rng: (rng.normal(size=(40, 5)), rng.integers(40, size=(100, 3)),
+                      rng.normal(size=(3, 5)))),
+    Twin(("sgd_mining.mine_negatives",), ksm.mine_negatives, mine_negatives_twin,
+         _mine_input, _grid(miner=[kt.ALL, kt.HARD, kt.SEMIHARD, kt.EASY]), inout=(5,),
+         out=lambda count, a: (count, [a[5][i, :c] for i, c in enumerate(count)])),
+    Twin(("sgd_mining.mined_loss_grad",), ksm.mined_loss_grad, mined_loss_grad_twin,
+         lambda rng, loss, miner: (*_mined_batch(rng), loss, miner, 1.5, 0.7),
+         _grid(loss=[kt.TRIPLET, kt.INFONCE], miner=[kt.ALL, kt.HARD, kt.SEMIHARD, kt.EASY]),
+         rtol=1e-9),
+    Twin(("sgd_mining.mined_steps",), ksm.mined_steps, mined_steps_twin,
+         lambda rng, loss, miner: (*_mined_batch(rng, b=50), np.array([0.2, 0.1, 0.05]),
+                                   20, loss, miner, 1.5, 0.7, rng.uniform(0.5, 1.5, 5)),
+         ({"loss": kt.INFONCE, "miner": kt.SEMIHARD}, {"loss": kt.TRIPLET, "miner": kt.HARD}),
+         rtol=1e-9),
+    Twin(("sgd_mining.target_neighbors",), ksm.target_neighbors, mining_targets_twin,
+         lambda rng, sizes, k: (np.ascontiguousarray(rng.standard_normal((sum(sizes), 3))),
+                                np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp), k),
+         _grid(sizes=[(9, 6, 11), (1, 2, 8)], k=[1, 3])),
+    Twin(("sgd.embed_rows",), ks.embed_rows, embed_rows_twin, _embed_input,
+         _grid(normalize=[False, True]), inout=(0,), out=lambda r, a: (r, a[0])),
+    Twin(("sgd.unembed_rows",), ks.unembed_rows, unembed_rows_twin, _unembed_input,
+         _grid(normalize=[False, True]), inout=(0,), out=lambda r, a: a[0]),
+    Twin(("sgd_triplets.softplus",), kt.softplus,
+         lambda s: (np.logaddexp(0.0, s), 0.5 * (1.0 + np.tanh(0.5 * s))),
+         lambda rng, s: (s,), _grid(s=[-800.0, -3.0, 0.0, 1e-9, 3.0, 800.0]), rtol=1e-14),
+    Twin(("distances.index_sq_distances",), kd.index_sq_distances,
+         lambda P, i, j, out: out.__setitem__(slice(None), ((P[i] - P[j]) ** 2).sum(axis=1)),
+         lambda rng: (rng.standard_normal((20, 7)), rng.integers(0, 20, 50).astype(np.intp),
+                      rng.integers(0, 20, 50).astype(np.intp), np.empty(50)),
+         inout=(3,), out=lambda r, a: a[3]),
+    Twin(("lmnn.first_crossing",), kl.first_crossing, first_crossing_twin, _crossing_input,
+         _grid(frac=[-0.1, 0.0, 0.5, 1.1], seed=[0, 1, 2])),
+    Twin(("lmnn_impostors.single_precision",), kli.single_precision, single_precision_twin,
+         lambda rng, scale: (rng.standard_normal((30, 5)) * scale,),
+         _grid(scale=[1e-20, 1.0, 1e20]), rtol=0, atol=0),
+    Twin(("lmnn_impostors.get_impostor_search", "lmnn_impostors.impostor_search"),
+         kli.get_impostor_search, impostor_search_twin,
+         lambda rng, n_groups, squared, n_jobs: (
+             *(p := _sorted_problem(rng)), (r := kli.margin_radii(p[4])), r, 2, 3, n_groups,
+             squared, 0.0, 0, 1.0, 0, 1),
+         _grid(n_groups=[1, 3], squared=[False, True], n_jobs=[1, 2]),
+         out=lambda r, a: r[:5], rtol=1e-10),
+    Twin(("lmnn_incremental.movement",), klm.movement,
+         lambda Z, Z0, s: np.linalg.norm(Z - s * Z0, axis=1),
+         lambda rng: (*rng.standard_normal((2, 30, 5)), 0.7), rtol=1e-14),
+    Twin(("cluster.search_components",), kc.search_components, search_twin,
+         lambda rng, interchangeable, max_steps, seed: (
+             *_components(rng, interchangeable), np.full(20, max_steps, dtype=np.intp),
+             interchangeable),
+         _grid(interchangeable=[True, False], max_steps=[3, 10**6], seed=[1, 2, 3])),
+]
+
+
+# ------------------------------------------------------------------ tests
+
+
+def _compare(got, want, rtol, atol):
+    if isinstance(want, (tuple, list)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            _compare(g, w, rtol, atol)
+        return
+    got, want = np.asarray(got), np.asarray(want)
+    if want.dtype.kind in "biu" or rtol == atol == 0:
+        assert_array_equal(got, want)
+    else:
+        assert_allclose(got, want, rtol=rtol, atol=atol * (np.abs(want).max() if want.size else 0))
+
+
+def _run(fn, args, repeat):
+    for _ in range(repeat):
+        result = fn(*args)
+    return result
+
+
+CASES = [pytest.param(twin, case, id=twin.names[0] + "".join(
+             f"-{k}={getattr(v, '__name__', v)}" for k, v in case.items()))
+         for twin in TWINS for case in twin.cases]
+
+
+@pytest.mark.parametrize(("twin", "case"), CASES)
+def test_kernel_matches_its_numpy_twin_and_reads_its_inputs_only(twin, case):
+    args = twin.make(np.random.default_rng(case.get("seed", 0)), **case)
+    kernel = twin.kernel(case["n_jobs"]) if "n_jobs" in case else twin.kernel
+    out = twin.out or (lambda result, args: result)
+    writable, readonly, mine = (copy.deepcopy(args) for _ in range(3))
+    got = out(_run(kernel, writable, twin.repeat), writable)
+    _compare(got, out(_run(twin.twin, mine, twin.repeat), mine), twin.rtol, twin.atol)
+    # the same call on read-only inputs: the same result, bit for bit, and
+    # the inputs as they were (a write into one would not even compile)
+    inputs = [i for i, a in enumerate(readonly) if isinstance(a, np.ndarray)
+              and i not in twin.inout]
+    for i in inputs:
+        readonly[i].setflags(write=False)
+    _compare(out(_run(kernel, readonly, twin.repeat), readonly), got, 0, 0)
+    for i in inputs:
+        assert_array_equal(readonly[i], args[i])
+
+
+def _kernels():
+    """Every public kernel (a numba dispatcher, or the getter of one)."""
+    found = set()
+    for info in pkgutil.iter_modules(metriclearn._kernels.__path__):
+        module = importlib.import_module(f"metriclearn._kernels.{info.name}")
+        for name, obj in vars(module).items():
+            if (not name.startswith("_") and getattr(obj, "__module__", "") == module.__name__
+                    and (isinstance(obj, numba.core.dispatcher.Dispatcher)
+                         or name.startswith("get_"))):
+                found.add(f"{info.name}.{name}")
+    return found
+
+
+# kernels that work on the candidate lists of an earlier search, whose
+# contract a single call cannot state: checked against NumPy twins, with
+# read-only inputs, by the named test of their family's file
+CHECKED_BY = {
+    "lmnn_incremental.get_candidate_terms":
+        "test_lmnn.py::test_candidate_terms_match_twin_and_keep_lower_bounds",
+    "lmnn_incremental.candidate_terms":
+        "test_lmnn.py::test_candidate_terms_match_twin_and_keep_lower_bounds",
+    "lmnn_incremental.get_rescan_terms":
+        "test_lmnn.py::test_rescan_terms_match_twin_on_their_rows",
+    "lmnn_incremental.rescan_terms":
+        "test_lmnn.py::test_rescan_terms_match_twin_on_their_rows",
+}
+
+
+def test_every_kernel_has_a_twin():
+    kernels = _kernels()
+    assert len(kernels) >= 25  # the discovery read the modules
+    for where in set(CHECKED_BY.values()):
+        path, test = where.split("::")
+        module = importlib.import_module(path.removesuffix(".py"))
+        assert callable(getattr(module, test, None)), where
+    covered = {name for twin in TWINS for name in twin.names} | set(CHECKED_BY)
+    assert not kernels - covered, f"kernels without a NumPy twin: {sorted(kernels - covered)}"
+    for twin in TWINS:
+        module, name = twin.names[0].split(".")
+        assert getattr(importlib.import_module(f"metriclearn._kernels.{module}"), name) in (
+            twin.kernel, getattr(twin.kernel, "py_func", None))
+
+
+# -------------------------------------------- properties beyond the twins
+
+
+def test_weighted_outer_sum_is_exactly_symmetric(rng):
+    W = kd.weighted_outer_sum(rng.standard_normal((1000, 12)), rng.uniform(0.1, 2.0, 1000))
+    assert_array_equal(W, W.T)
 
 
 def test_diagonal_objective_is_infinite_when_all_distances_vanish():
     Q = np.array([[1.0, 0.0], [2.0, 0.0]])
     a = np.array([0.0, 1.0])
-    assert diagonal_value(a, np.ones(2), Q, 1.0) == np.inf
-    assert diagonal_objective(a, np.ones(2), Q, 1.0)[0] == np.inf
+    assert km.diagonal_value(a, np.ones(2), Q, 1.0) == np.inf
+    assert km.diagonal_objective(a, np.ones(2), Q, 1.0)[0] == np.inf
+
+
+def test_logdet_of_a_matrix_that_is_not_positive_definite_is_nan():
+    assert np.isnan(ki._logdet_spd(np.diag([1.0, -1.0, 2.0]), np.zeros((3, 3))))
+
+
+@pytest.mark.parametrize("d", [4, 13])
+def test_bregman_sweep_keeps_m_exactly_symmetric_and_duals_non_negative(d, rng):
+    M, V, delta, lam, xi = _itml_problem(rng, d)
+    for _ in range(5):
+        ki.bregman_sweep(M, V, delta, lam, xi, 1.0)
+    assert_array_equal(M, M.T)
+    assert np.all(lam >= 0) and np.any(lam > 0)  # the projections did change M

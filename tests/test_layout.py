@@ -113,7 +113,8 @@ DRIVERS = [
     if name.startswith("metriclearn._kernels")
     or name in {
         "metriclearn._sgd.engine", "metriclearn._sgd.dask", "metriclearn._sgd.sources",
-        "metriclearn._sgd.losses", "metriclearn._lmnn_solver", "metriclearn._validation",
+        "metriclearn._sgd.losses", "metriclearn._lmnn_solver", "metriclearn._lmnn_search",
+        "metriclearn._mmc_solver", "metriclearn._validation",
         "metriclearn._linalg", "metriclearn._calibration", "metriclearn._labels",
         "metriclearn._result", "metriclearn._threads", "metriclearn.objectives",
     }

@@ -1,38 +1,35 @@
 """The metric contract every learner keeps, derived from ``components_``:
 ``M = L^T L`` is symmetric PSD, ``pair_distance`` is the Euclidean distance
-after ``transform``, ``get_metric`` is a pseudo-metric that works in KNN, the
-learner pickles and refits identically, and indices with a ``preprocessor``
-are the same as the points they select."""
+after ``transform``, ``get_metric`` is a pseudo-metric (triangle inequality
+included) that works in KNN, the learned metric helps KNN and k-means, and
+indices with a ``preprocessor`` are the same as the points they select. The
+properties are also checked on random problems with hypothesis (seeded and
+bounded in time)."""
 
-import pickle
 import warnings
 
 import numpy as np
 import pytest
-from conftest import (
-    all_specs,
-    fit_spec,
-    pairs_specs,
-    supervised_specs,
-    toy_pairs,
-    training_input,
-)
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
+from support import (
+    TUPLE_SPECS,
+    all_specs,
+    fit_spec,
+    supervised_specs,
+    training_input,
+)
 
 from metriclearn.datasets import make_xing_toy
 from metriclearn.metrics import pairwise_clustering_accuracy
 
-
-@pytest.fixture
-def iris():
-    from sklearn.datasets import load_iris
-
-    return load_iris(return_X_y=True)
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 
 @pytest.fixture(params=["toy", "iris"])
@@ -42,6 +39,14 @@ def data(request, toy, iris):
 
 def _random_points(rng, n, d):
     return rng.normal(scale=3.0, size=(n, d))
+
+
+def _assert_symmetric_psd(M):
+    assert np.all(np.isfinite(M))
+    scale = np.abs(M).max()
+    assert scale > 0
+    assert_allclose(M, M.T, rtol=0, atol=1e-12 * scale)
+    assert np.linalg.eigvalsh(M).min() >= -1e-10 * scale
 
 
 @all_specs
@@ -54,11 +59,8 @@ def test_mahalanobis_matrix_is_psd_and_factorised(spec, data):
     assert M.shape == (d, d)
     assert L.ndim == 2 and L.shape[1] == d and 1 <= L.shape[0] <= d
     assert np.all(np.isfinite(L))
-    scale = np.abs(M).max()
-    assert scale > 0
-    assert_allclose(M, M.T, rtol=0, atol=1e-12 * scale)
-    assert np.linalg.eigvalsh(M).min() >= -1e-10 * scale
-    assert_allclose(M, L.T @ L, rtol=1e-12, atol=1e-14 * scale)
+    _assert_symmetric_psd(M)
+    assert_allclose(M, L.T @ L, rtol=1e-12, atol=1e-14 * np.abs(M).max())
     # a copy: changing it does not touch the learner
     M[0, 0] += 1.0
     assert_allclose(est.get_mahalanobis_matrix(), L.T @ L, rtol=1e-12)
@@ -129,52 +131,35 @@ def test_get_metric_in_knn_equals_knn_after_transform(spec, toy, rng):
     )
 
 
-@all_specs
-def test_pickle_roundtrip(spec, toy, rng):
-    X, y = toy
-    est = fit_spec(spec, X, y)
-    restored = pickle.loads(pickle.dumps(est))
-    assert_array_equal(restored.components_, est.components_)
-    assert restored.get_params() == est.get_params()
-    assert_array_equal(restored.transform(X), est.transform(X))
-    pairs = _random_points(rng, 20, 3).reshape(10, 2, 3)
-    assert_array_equal(restored.pair_distance(pairs), est.pair_distance(pairs))
-    if spec.kind == "pairs":
-        assert restored.threshold_ == est.threshold_
-        assert_array_equal(restored.predict(pairs), est.predict(pairs))
-
-
-@all_specs
-def test_clone_refits_to_the_same_result(spec, toy):
-    X, y = toy
-    inputs = training_input(spec, X, y)
-    est = spec.make().fit(*inputs)
-    again = clone(est)
-    assert not hasattr(again, "components_")
-    again.fit(*inputs)
-    assert_array_equal(again.components_, est.components_)
-    assert again.n_iter_ == est.n_iter_
-    if spec.kind == "pairs":
-        assert again.threshold_ == est.threshold_
-
-
 @supervised_specs
-def test_supervised_random_state_controls_the_pairs_drawn(spec, toy):
-    X, y = toy
-    a = spec.make(random_state=1).fit(X, y)
-    b = spec.make(random_state=np.random.RandomState(1)).fit(X, y)
-    assert_array_equal(a.components_, b.components_)
+def test_pipeline_with_knn_beats_euclidean_knn(spec):
+    X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=2)
+    pipe = Pipeline([("learner", spec.make()), ("knn", KNeighborsClassifier(5))])
+    learned = cross_val_score(pipe, X, y, cv=5).mean()
+    euclidean = cross_val_score(KNeighborsClassifier(5), X, y, cv=5).mean()
+    assert learned > euclidean
+    assert learned >= 0.97
+
+
+@all_specs
+def test_kmeans_after_transform_beats_kmeans_on_raw_data(spec):
+    X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=1)
+    est = fit_spec(spec, X, y)
+    kmeans = KMeans(n_clusters=3, n_init=10, random_state=0)
+    raw = pairwise_clustering_accuracy(y, kmeans.fit_predict(X))
+    learned = pairwise_clustering_accuracy(y, kmeans.fit_predict(est.transform(X)))
+    assert learned > raw
+    assert learned >= 0.95
+
+
+# ------------------------------------------------------ features and indices
 
 
 @all_specs
 def test_n_features_in_counts_features(spec, toy):
     X, y = toy
-    est = fit_spec(spec, X, y)
-    assert est.n_features_in_ == X.shape[1]
-    if spec.kind == "pairs":
-        pairs, y_pairs = toy_pairs(X, y)
-        est = spec.make(preprocessor=X).fit(pairs, y_pairs)
-        assert est.n_features_in_ == X.shape[1]
+    assert fit_spec(spec, X, y).n_features_in_ == X.shape[1]
+    assert fit_spec(spec, X, y, indices=True).n_features_in_ == X.shape[1]
 
 
 @all_specs
@@ -207,20 +192,41 @@ def test_feature_names_from_dataframe(spec, toy):
     assert list(out.columns) == names
 
 
-@pairs_specs
-def test_index_pairs_with_preprocessor_equal_point_pairs(spec, toy):
+def _same_fit(est, reference):
+    assert_array_equal(est.components_, reference.components_)
+    for name in ("threshold_", "objective_history_", "n_iter_"):
+        if hasattr(reference, name):
+            assert_array_equal(getattr(est, name), getattr(reference, name), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("spec", "form"),
+    [(spec, form) for spec in TUPLE_SPECS
+     for form in ["array", "callable", "int32", "float64"] + ["float_labels"] * (
+         spec.kind == "pairs")],
+    ids=lambda v: getattr(v, "id", v),
+)
+def test_index_tuples_with_preprocessor_equal_point_tuples(spec, form, toy):
+    """Index tuples (any integer dtype, or integral floats) into an array or
+    a callable preprocessor, and pair labels as floats, give the fit on the
+    points they select, and the same predictions."""
     X, y = toy
-    pairs, y_pairs = toy_pairs(X, y)
-    on_points = spec.make().fit(X[pairs], y_pairs)
-    on_array = spec.make(preprocessor=X).fit(pairs, y_pairs)
-    on_callable = spec.make(preprocessor=lambda idx: X[idx]).fit(pairs, y_pairs)
-    for est in (on_array, on_callable):
-        assert_array_equal(est.components_, on_points.components_)
-        assert est.threshold_ == on_points.threshold_
-        assert_array_equal(est.pair_distance(pairs), on_points.pair_distance(X[pairs]))
-        assert_array_equal(est.predict(pairs), on_points.predict(X[pairs]))
+    on_points = fit_spec(spec, X, y)
+    tuples, *labels = training_input(spec, X, y, indices=True)
+    preprocessor = (lambda idx: X[idx]) if form == "callable" else X
+    if form in ("int32", "float64"):
+        tuples = tuples.astype(form)
+    if form == "float_labels":
+        tuples, labels = X[tuples], [labels[0].astype(float)]
+        preprocessor = None
+    est = spec.make(preprocessor=preprocessor).fit(tuples, *labels)
+    _same_fit(est, on_points)
+    points = training_input(spec, X, y)[0]
+    for method in ("predict", "decision_function"):
+        assert_array_equal(getattr(est, method)(tuples), getattr(on_points, method)(points))
         # points can still be given directly
-        assert_array_equal(est.predict(X[pairs]), on_points.predict(X[pairs]))
+        assert_array_equal(getattr(est, method)(points), getattr(on_points, method)(points))
+    assert est.score(tuples, *labels) == on_points.score(points, *labels)
 
 
 @supervised_specs
@@ -232,7 +238,7 @@ def test_index_points_with_preprocessor_equal_points(spec, toy):
     on_callable = spec.make(preprocessor=lambda i: X[i]).fit(idx, y)
     for est in (on_array, on_callable):
         assert est.n_features_in_ == X.shape[1]
-        assert_array_equal(est.components_, on_points.components_)
+        _same_fit(est, on_points)
 
 
 @all_specs
@@ -240,32 +246,85 @@ def test_index_points_with_preprocessor_equal_points(spec, toy):
 def test_transform_takes_indices_with_preprocessor(spec, kind, toy):
     X, y = toy
     preprocessor = X if kind == "array" else (lambda idx: X[idx])
-    if spec.kind == "pairs":
-        pairs, y_pairs = toy_pairs(X, y)
-        est = spec.make(preprocessor=preprocessor).fit(pairs, y_pairs)
-    else:
-        est = spec.make(preprocessor=preprocessor).fit(X, y)
+    est = spec.make(preprocessor=preprocessor).fit(*training_input(spec, X, y, indices=True))
     idx = np.array([3, 0, 7, 7, 12])
     assert_allclose(est.transform(idx), X[idx] @ est.components_.T, rtol=1e-12)
     assert_array_equal(est.transform(idx), est.transform(X[idx]))
 
 
-@supervised_specs
-def test_pipeline_with_knn_beats_euclidean_knn(spec):
-    X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=2)
-    pipe = Pipeline([("learner", spec.make()), ("knn", KNeighborsClassifier(5))])
-    learned = cross_val_score(pipe, X, y, cv=5).mean()
-    euclidean = cross_val_score(KNeighborsClassifier(5), X, y, cv=5).mean()
-    assert learned > euclidean
-    assert learned >= 0.97
+# ------------------------------------------------- properties (hypothesis)
+
+# every example is a full fit: few of them, no per-example deadline, and a
+# fixed derandomised seed so that a run is reproducible
+PROPERTY_SETTINGS = settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+# (n_samples, n_features, n_classes, seed, feature scale exponent)
+problems = st.tuples(
+    st.integers(24, 48),
+    st.integers(2, 5),
+    st.integers(2, 3),
+    st.integers(0, 2**16),
+    st.integers(-2, 2),
+)
+
+
+def random_problem(n, d, n_classes, seed, scale_exp):
+    """Labelled points whose classes differ along the first feature, at a
+    scale of ``10**scale_exp``, with every class at least 8 points."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    X = rng.normal(size=(n, d))
+    X[:, 0] += 3.0 * y
+    return X * 10.0**scale_exp, y
+
+
+def _quiet_fit(spec, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit_spec(spec, X, y)
 
 
 @all_specs
-def test_kmeans_after_transform_beats_kmeans_on_raw_data(spec):
-    X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=1)
-    est = fit_spec(spec, X, y)
-    kmeans = KMeans(n_clusters=3, n_init=10, random_state=0)
-    raw = pairwise_clustering_accuracy(y, kmeans.fit_predict(X))
-    learned = pairwise_clustering_accuracy(y, kmeans.fit_predict(est.transform(X)))
-    assert learned > raw
-    assert learned >= 0.95
+@PROPERTY_SETTINGS
+@given(problem=problems)
+def test_metric_is_symmetric_psd_and_matches_transform(spec, problem):
+    X, y = random_problem(*problem)
+    est = _quiet_fit(spec, X, y)
+    _assert_symmetric_psd(est.get_mahalanobis_matrix())
+    rng = np.random.default_rng(problem[3])
+    idx = rng.integers(0, X.shape[0], size=(30, 2))
+    Z = est.transform(X)
+    euclidean = np.linalg.norm(Z[idx[:, 0]] - Z[idx[:, 1]], axis=1)
+    assert_allclose(est.pair_distance(X[idx]), euclidean, rtol=1e-9,
+                    atol=1e-12 * np.abs(Z).max())
+
+
+@all_specs
+@PROPERTY_SETTINGS
+@given(problem=problems)
+def test_learned_distance_satisfies_the_triangle_inequality(spec, problem):
+    X, y = random_problem(*problem)
+    metric = _quiet_fit(spec, X, y).get_metric()
+    rng = np.random.default_rng(problem[3] + 1)
+    for a, b, c in rng.integers(0, X.shape[0], size=(20, 3)):
+        ab, bc, ac = metric(X[a], X[b]), metric(X[b], X[c]), metric(X[a], X[c])
+        assert ac <= ab + bc + 1e-9 * max(ab + bc, 1e-300)
+
+
+@all_specs
+def test_transform_keeps_float32(spec, toy):
+    """float32 in, float32 out (the fit itself runs in float64): the map
+    of float32 points is the float64 map rounded."""
+    X, y = toy
+    est = spec.make().fit(*training_input(spec, X, y))
+    X32 = X.astype(np.float32)
+    Z32 = est.transform(X32)
+    assert Z32.dtype == np.float32
+    Z = est.transform(X32.astype(np.float64))
+    assert Z.dtype == np.float64
+    np.testing.assert_allclose(Z32, Z, rtol=1e-5, atol=1e-5 * np.abs(Z).max())

@@ -1,6 +1,9 @@
-"""MMC and MMC_Supervised: optimality against cvxpy, KKT conditions, and
-algorithm-specific behaviour."""
+"""MMC and MMC_Supervised: the KKT conditions of the diagonal solution, the
+projection onto the feasible set, equivariance, initialisation, convergence,
+unbounded problems, pairs of identical points and accuracy on real data (the
+cvxpy optima are in test_reference_optima.py)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -11,23 +14,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
+from support import (
+    PAIRS_SPECS,
+    SUPERVISED_SPECS,
+    assert_fails_cleanly,
+    over,
+    toy_pairs,
+    training_input,
+)
 
 from metriclearn import MMC, Constraints, MMC_Supervised
-from metriclearn._kernels.mmc import diagonal_objective, diagonal_value
+from metriclearn._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
 from metriclearn.datasets import make_xing_toy
 from metriclearn.exceptions import UnboundedObjectiveWarning
 from metriclearn.metrics import pairwise_clustering_accuracy
 from metriclearn.objectives import mmc_diagonal_objective, mmc_objective
-
-cvxpy = pytest.importorskip("cvxpy")
-from metriclearn._reference import (  # noqa: E402
-    mmc_diagonal_reference,
-    mmc_full_reference,
-)
-
-# Clarabel's default accuracy is about 1e-8; the learners stop at tol=1e-9
-# in these tests, so both sides agree to well within this.
-REF_RTOL = 1e-6
 
 
 def _pairs(X, y, n_constraints, seed=0):
@@ -47,34 +48,6 @@ def _problems():
 
 
 PROBLEMS = _problems()
-
-
-@pytest.mark.reference
-@pytest.mark.parametrize("name", sorted(PROBLEMS))
-def test_full_reaches_cvxpy_optimum(name):
-    pairs, y = PROBLEMS[name]
-    ref_value, ref_M = mmc_full_reference(pairs, y)
-    assert mmc_objective(ref_M, pairs, y) == pytest.approx(ref_value, rel=REF_RTOL)
-    mmc = MMC(tol=1e-9, max_iter=1000).fit(pairs, y)
-    assert mmc.converged_
-    assert mmc_objective(mmc.get_mahalanobis_matrix(), pairs, y) == pytest.approx(
-        ref_value, rel=REF_RTOL
-    )
-    # the history ends at the same value (it is reported with f(M) = 1)
-    assert mmc.objective_history_[-1] == pytest.approx(ref_value, rel=REF_RTOL)
-
-
-@pytest.mark.reference
-@pytest.mark.parametrize("diagonal_c", [0.5, 1.0, 3.0])
-@pytest.mark.parametrize("name", sorted(PROBLEMS))
-def test_diagonal_reaches_cvxpy_optimum(name, diagonal_c):
-    pairs, y = PROBLEMS[name]
-    ref_value, _ = mmc_diagonal_reference(pairs, y, diagonal_c)
-    mmc = MMC(diagonal=True, diagonal_c=diagonal_c, tol=1e-10).fit(pairs, y)
-    a = np.diag(mmc.get_mahalanobis_matrix())
-    value = mmc_diagonal_objective(a, pairs, y, diagonal_c)
-    # never above the optimum beyond the solver's accuracy
-    assert value == pytest.approx(ref_value, abs=REF_RTOL * max(1.0, abs(ref_value)))
 
 
 def _iris_all_pairs():
@@ -189,35 +162,41 @@ def test_verbose_prints_iterations(diagonal, capsys):
     assert "iter    1" in lines[0]
 
 
-def test_unbounded_problem_gives_the_limit_metric_with_a_warning():
-    # similar pairs vary along x only; dissimilar pairs also vary along y
-    pairs = np.array([
-        [[0.0, 0.0], [1.0, 0.0]],
-        [[2.0, 1.0], [3.0, 1.0]],
-        [[0.0, 0.0], [0.0, 3.0]],
-        [[1.0, 0.0], [2.0, 2.0]],
-    ])
-    y = np.array([1, 1, -1, -1])
-    for diagonal in (False, True):
-        # the limit of the optimisation, with a warning that names the direction
-        with pytest.warns(UnboundedObjectiveWarning, match="MMC's objective is unbounded"):
-            M = MMC(diagonal=diagonal).fit(pairs, y).get_mahalanobis_matrix()
-        # only y is measured, normalised in units of its dissimilar spread (3^2 + 2^2)
-        np.testing.assert_allclose(M, [[0.0, 0.0], [0.0, 1.0 / 13.0]], atol=1e-8)
-        # and a way to make it an error, leaving the estimator as it was
-        mmc = MMC(diagonal=diagonal)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UnboundedObjectiveWarning)
-            with pytest.raises(UnboundedObjectiveWarning):
-                mmc.fit(pairs, y)
-        assert not hasattr(mmc, "components_")
+# similar pairs vary along x only; dissimilar pairs also vary along y
+UNBOUNDED = (np.array([[[0.0, 0.0], [1.0, 0.0]], [[2.0, 1.0], [3.0, 1.0]],
+                       [[0.0, 0.0], [0.0, 3.0]], [[1.0, 0.0], [2.0, 2.0]]]),
+             np.array([1, 1, -1, -1]))
+
+
+@pytest.mark.parametrize(("diagonal", "why"), [
+    (False, "the similar pairs leave 1 direction(s) of the dissimilar pairs unconstrained "
+            "(led by features [1])"),
+    (True, "features [1] vary in dissimilar pairs but in no similar pair"),
+])
+def test_unbounded_problem_gives_the_limit_metric_with_a_warning(diagonal, why):
+    pairs, y = UNBOUNDED
+    message = f"MMC's objective is unbounded: {why}. Along such a direction"
+    with pytest.warns(UnboundedObjectiveWarning, match=re.escape(message)):
+        mmc = MMC(diagonal=diagonal).fit(pairs, y)
+    # the limit of the optimisation measures the free direction (y) only,
+    # normalised in units of its dissimilar spread (3^2 + 2^2)
+    np.testing.assert_allclose(mmc.get_mahalanobis_matrix(), [[0.0, 0.0], [0.0, 1.0 / 13.0]],
+                               atol=1e-8)
+    # made an error, it leaves the learner as it was
+    fitted = MMC(diagonal=diagonal).fit(*PROBLEMS["toy2y"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnboundedObjectiveWarning)
+        for est in (MMC(diagonal=diagonal), fitted):
+            assert_fails_cleanly(est, UnboundedObjectiveWarning, re.escape(message), pairs, y)
 
 
 def test_unbounded_detection_ignores_units():
     """Features in very different units are not mistaken for a null space."""
     pairs, y = PROBLEMS["wine"]
     scales = np.logspace(-4, 4, pairs.shape[2])
-    MMC(max_iter=500).fit(pairs * scales, y)  # no error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnboundedObjectiveWarning)
+        MMC(max_iter=500).fit(pairs * scales, y)
 
 
 def test_pairs_of_identical_points_are_ignored():
@@ -230,13 +209,6 @@ def test_pairs_of_identical_points_are_ignored():
         M2 = MMC(diagonal=diagonal, tol=1e-9).fit(pairs2, y2).get_mahalanobis_matrix()
         assert np.all(np.isfinite(M2))
         np.testing.assert_allclose(M2, M, rtol=1e-6, atol=1e-9 * np.abs(M).max())
-
-
-def test_only_identical_dissimilar_pairs_is_an_error():
-    x = np.array([[1.0, 2.0], [3.0, 4.0]])
-    pairs = np.array([[x[0], x[1]], [x[0], x[0]]])
-    with pytest.raises(ValueError, match="at least one dissimilar pair"):
-        MMC().fit(pairs, [1, -1])
 
 
 def _cv_knn(model, X, y):
@@ -286,17 +258,59 @@ def test_supervised_is_deterministic_and_n_constraints_matters():
     assert not np.allclose(a, c)
 
 
-def test_unknown_calibration_key_is_rejected_before_fitting():
-    pairs, y = PROBLEMS["toy2y"]
-    mmc = MMC()
-    with pytest.raises(ValueError, match=r"got unknown keys \['foo'\]"):
-        mmc.fit(pairs, y, calibration_params={"foo": 1})
-    assert not hasattr(mmc, "components_")
-
-
 def test_diagonal_components_are_ordered_by_weight():
     pairs, y = PROBLEMS["wine"]
     L = MMC(diagonal=True).fit(pairs, y).components_
     norms = np.linalg.norm(L, axis=1)
     assert np.all(np.diff(norms) <= 0)
     np.testing.assert_allclose(L.T @ L, np.diag(np.diag(L.T @ L)), atol=1e-15)
+
+
+def test_projection_onto_the_feasible_set_is_the_projection():
+    """Variational inequality <M - P, X - P> <= 0 for every feasible X (PSD,
+    trace at most the bound), and P feasible and a fixed point."""
+    rng = np.random.RandomState(1)
+    d = 6
+    A = rng.standard_normal((d, d))
+    M = 3 * (A + A.T)
+    P = project_psd_trace(M, 1.0)
+    assert np.linalg.eigvalsh(P).min() >= -1e-12
+    assert np.trace(P) <= 1.0 + 1e-12
+    for _ in range(50):
+        B = rng.standard_normal((d, rng.randint(1, d + 1)))
+        X = B @ B.T
+        X /= np.trace(X) * rng.uniform(1.0, 3.0)
+        assert np.sum((M - P) * (X - P)) <= 1e-10
+    np.testing.assert_allclose(project_psd_trace(P, 1.0), P, atol=1e-12)  # idempotent
+
+
+mmc_pairs_specs = over([s for s in PAIRS_SPECS if s.name.startswith("MMC")])
+
+
+@mmc_pairs_specs
+@pytest.mark.parametrize("kind", ["similar", "dissimilar"])
+def test_needs_distinct_pairs_of_each_kind(spec, kind, toy):
+    X, y = toy
+    idx, y_pairs = toy_pairs(y)
+    label = 1 if kind == "similar" else -1
+    pairs = X[idx]
+    pairs[y_pairs == label, 1] = pairs[y_pairs == label, 0]
+    message = f"MMC needs at least one {kind} pair (y == {label:+d}) of distinct points"
+    for est in (spec.make(), spec.make().fit(X[idx], y_pairs)):
+        assert_fails_cleanly(est, ValueError, re.escape(message), pairs, y_pairs)
+
+
+def test_only_identical_dissimilar_pairs_is_an_error():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    pairs = np.array([[x[0], x[1]], [x[0], x[0]]])
+    with pytest.raises(ValueError, match="at least one dissimilar pair"):
+        MMC().fit(pairs, [1, -1])
+
+
+@over([s for s in SUPERVISED_SPECS if s.name.startswith("MMC")])
+def test_supervised_needs_distinct_points_in_a_class(spec, toy):
+    X, y = toy
+    X_bad = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [4.0, 0.0, 1.0]])[y]
+    message = "MMC needs at least one similar pair (y == +1) of distinct points"
+    for est in (spec.make(), spec.make().fit(*training_input(spec, X, y))):
+        assert_fails_cleanly(est, ValueError, re.escape(message), X_bad, y)

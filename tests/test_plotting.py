@@ -16,7 +16,6 @@ mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from metriclearn import plotting  # noqa: E402
 from metriclearn.plotting import (  # noqa: E402
     plot_3d,
     plot_matrix,
@@ -353,9 +352,3 @@ def test_objective_bad_input(full_mmc, diagonal_mmc):
     for call, message in cases:
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             call()
-
-
-def test_public_names():
-    assert set(plotting.__all__) == {
-        "plot_3d", "plot_matrix", "plot_pair_distances", "plot_objective"
-    }

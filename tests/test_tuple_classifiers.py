@@ -1,15 +1,25 @@
-"""Pairs learners as classifiers of pairs: predict, decision_function, score,
-an optimal ``calibrate_threshold``, and scikit-learn's model selection over
-pairs."""
+"""The tuple classifiers: pairs learners as classifiers of pairs (predict,
+decision_function, score, an optimal ``calibrate_threshold`` for every
+strategy, ``set_threshold``) and triplets learners as classifiers of triplets
+(is the anchor closer to the positive?), both in scikit-learn's model
+selection over tuples."""
 
 import re
 
 import numpy as np
 import pytest
-from conftest import PAIRS_SPECS, pairs_specs, spec_id, toy_pairs
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import accuracy_score, fbeta_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from support import (
+    PAIRS_SPECS,
+    assert_fails_cleanly,
+    pairs_specs,
+    spec_id,
+    toy_pairs,
+    toy_triplets,
+    triplets_specs,
+)
 
 from metriclearn.datasets import make_xing_toy
 
@@ -17,7 +27,7 @@ from metriclearn.datasets import make_xing_toy
 @pytest.fixture
 def toy_index_pairs():
     X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=0)
-    pairs, y_pairs = toy_pairs(X, y, n_constraints=60, random_state=0)
+    pairs, y_pairs = toy_pairs(y, n_constraints=60, random_state=0)
     return X, pairs, y_pairs
 
 
@@ -184,12 +194,8 @@ def test_set_threshold(fitted, toy_index_pairs):
 @fitted_specs
 @pytest.mark.parametrize("bad", [np.nan, np.inf, "1.0", None, True])
 def test_set_threshold_rejects_bad_values(fitted, bad):
-    before = fitted.threshold_
-    with pytest.raises(
-        ValueError, match=re.escape(f"threshold must be a finite real number; got {bad!r}")
-    ):
-        fitted.set_threshold(bad)
-    assert fitted.threshold_ == before
+    message = f"threshold must be a finite real number; got {bad!r}"
+    assert_fails_cleanly(fitted, ValueError, re.escape(message), bad, method="set_threshold")
 
 
 @fitted_specs
@@ -218,25 +224,33 @@ def test_set_threshold_rejects_bad_values(fitted, bad):
             "min_rate must be a number in [0, 1] for strategy='max_tpr'; got '0.5'",
         ),
         ({"strategy": "f_beta", "beta": -1.0}, "beta must be a finite number >= 0; got -1.0"),
+        ({"strategy": "f_beta", "beta": np.inf}, "beta must be a finite number >= 0; got inf"),
         ({"strategy": "f_beta", "beta": None}, "beta must be a finite number >= 0; got None"),
     ],
 )
 def test_calibrate_threshold_errors(fitted, toy_index_pairs, kwargs, message):
     X, pairs, y_pairs = toy_index_pairs
-    before = fitted.threshold_
-    with pytest.raises(ValueError, match=re.escape(message)):
-        fitted.calibrate_threshold(X[pairs], y_pairs, **kwargs)
-    assert fitted.threshold_ == before
+    assert_fails_cleanly(fitted, ValueError, re.escape(message), X[pairs], y_pairs,
+                         method="calibrate_threshold", **kwargs)
 
 
-@fitted_specs
-def test_bad_calibration_params_in_fit_leave_learner_unchanged(fitted, toy_index_pairs):
+@pairs_specs
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"strategy": "roc"}, "strategy must be one of ['accuracy', 'f_beta', 'max_tpr', "
+                           "'max_tnr']; got 'roc'"),
+     ({"foo": 1}, "got unknown keys ['foo']")],
+)
+def test_bad_calibration_params_in_fit_leave_learner_unchanged(spec, params, message,
+                                                               toy_index_pairs):
+    """Checked before fitting: an unfitted learner stays unfitted, a fitted
+    one keeps its map and threshold."""
     X, pairs, y_pairs = toy_index_pairs
-    components, threshold = fitted.components_.copy(), fitted.threshold_
-    with pytest.raises(ValueError, match=re.escape("got 'roc'")):
-        fitted.fit(X[pairs][::-1], y_pairs[::-1], calibration_params={"strategy": "roc"})
-    assert_array_equal(fitted.components_, components)
-    assert fitted.threshold_ == threshold
+    args = (X[pairs][::-1], y_pairs[::-1])
+    kwargs = {"calibration_params": params}
+    assert_fails_cleanly(spec.make(), ValueError, re.escape(message), *args, **kwargs)
+    fitted = spec.make().fit(X[pairs], y_pairs)
+    assert_fails_cleanly(fitted, ValueError, re.escape(message), *args, **kwargs)
 
 
 @pairs_specs
@@ -269,3 +283,36 @@ def test_grid_search_over_index_pairs(spec, toy_index_pairs):
     assert search.score(pairs, y_pairs) == search.best_estimator_.score(
         X[pairs], y_pairs
     )
+
+
+# ------------------------------------------------- the triplets classifier
+
+
+@triplets_specs
+def test_triplets_classifier(spec, toy):
+    X, y = toy
+    points = X[toy_triplets(X, y)]
+    est = spec.make().fit(points)
+    d_pos = est.pair_distance(points[:, [0, 1]])
+    d_neg = est.pair_distance(points[:, [0, 2]])
+    assert_allclose(est.decision_function(points), d_neg - d_pos, rtol=1e-12)
+    assert_array_equal(est.predict(points), np.where(d_neg > d_pos, 1, -1))
+    assert est.score(points) == np.mean(d_neg > d_pos) > 0.95
+    # swapping positive and negative flips every prediction (no ties here)
+    swapped = points[:, [0, 2, 1]]
+    assert_array_equal(est.predict(swapped), -est.predict(points))
+    assert est.score(swapped) == pytest.approx(1 - est.score(points))
+    # a triplet whose anchor is equidistant is not "closer to the positive"
+    tie = np.array([[[0.0, 0, 0], [1.0, 0, 0], [-1.0, 0, 0]]])
+    est.components_ = np.eye(3)
+    assert est.predict(tie).tolist() == [-1]
+
+
+@triplets_specs
+def test_cross_val_score_over_triplets(spec, toy):
+    X, y = toy
+    triplets = toy_triplets(X, y)
+    scores = cross_val_score(spec.make(max_iter=20), X[triplets], cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.8)
+    on_indices = cross_val_score(spec.make(max_iter=20, preprocessor=X), triplets, cv=3)
+    assert_array_equal(on_indices, scores)
