@@ -7,6 +7,7 @@ k-means in a scikit-learn ``Pipeline``.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._config import config_context, get_config, set_config
 from ._itml import ITML, ITML_Supervised
 from ._lmnn import LMNN
 from ._mmc import MMC, MMC_Supervised
@@ -23,5 +24,5 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
     "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
-    "Constraints", "__version__",
+    "Constraints", "config_context", "get_config", "set_config", "__version__",
 ]

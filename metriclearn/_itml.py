@@ -7,6 +7,7 @@ import numpy as np
 from ._compat import Interval, StrOptions, _fit_context
 from ._kernels.itml import bregman_solve
 from ._linalg import components_from_metric, initial_metric, logdet
+from ._progress import current
 from ._result import FitResult
 from .base import (
     UNSET,
@@ -74,12 +75,12 @@ def _sweep_constraints(tuples, bounds):
     return V, delta, xi0
 
 
-def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
+def _solve(V, delta, M0, xi0, gamma, max_iter, tol):
     """Cyclic Bregman projections until the dual variables settle.
 
     The sweeps run in compiled code (:func:`bregman_solve`), all at once, or
-    one call per sweep when ``verbose`` prints progress; both give the same
-    result.
+    one call per sweep when the fit's progress report has lines for them
+    (``verbose >= 2``); both give the same result.
 
     Returns ``M, xi, history, n_iter, converged``.
     """
@@ -90,7 +91,8 @@ def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
     logdet0 = logdet(M0, "prior")
     objective = np.empty(max_iter)
     change = np.empty(max_iter)
-    if not verbose:
+    progress = current()
+    if progress.level < 2:
         n_iter, converged = bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv,
                                           logdet0, max_iter, tol, objective, change)
     else:
@@ -98,11 +100,9 @@ def _solve(V, delta, M0, xi0, gamma, max_iter, tol, verbose):
         while n_iter < max_iter and not converged:
             _, converged = bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0,
                                          1, tol, objective[n_iter:], change[n_iter:])
-            print(
-                f"[ITML] sweep {n_iter + 1:4d}  objective {objective[n_iter]:.6e}  "
-                f"dual change {change[n_iter]:.3e}"
-            )
             n_iter += 1
+            progress.update(n_iter, f"objective {objective[n_iter - 1]:.6e}  "
+                                    f"dual change {change[n_iter - 1]:.3e}")
     if np.isnan(objective[n_iter - 1]):
         raise FloatingPointError(
             f"ITML lost positive definiteness after {n_iter} sweeps; the features "
@@ -159,9 +159,7 @@ class _BaseITML(BaseMetricLearner):
             bounds = _check_bounds(bounds)
         V, delta, xi0 = _sweep_constraints(tuples, bounds)
         M, _, history, n_iter, converged = _solve(
-            V, delta, M0, xi0, float(self.gamma), self.max_iter, self._param("tol"),
-            self.verbose
-        )
+            V, delta, M0, xi0, float(self.gamma), self.max_iter, self._param("tol"))
         return FitResult(components_from_metric(M, n_components=self.n_components), n_iter,
                          converged, history, {"bounds_": bounds, "prior_": M0})
 
@@ -217,8 +215,12 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
         The prior ``M0``: the identity, the inverse covariance of the points
         in ``pairs``, a random SPD matrix, or a positive definite array of
         shape ``(n_features, n_features)``. It must be positive definite.
-    verbose : bool or int, default=False
-        Print the objective and the dual change after each sweep.
+    verbose : int or bool, default=False
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, sweeps run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every sweep (objective, dual
+        change). A progress bar instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``pairs`` be given as ``(n_pairs, 2)`` integer indices: rows of
         this array, or the points a callable returns for an array of indices.
@@ -351,8 +353,12 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     prior : {'identity', 'covariance', 'random'} or array-like, default='identity'
         The prior ``M0`` (see :class:`ITML`); 'covariance' is the inverse
         covariance of ``X``.
-    verbose : bool or int, default=False
-        Print progress after each sweep.
+    verbose : int or bool, default=False
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, sweeps run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every sweep. A progress bar
+        instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None

@@ -112,9 +112,12 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         tolerance on the change of the objective (so it depends on the scale
         of the data). Not used: convergence is judged by ``tol``; given, it is
         ignored with a ``FutureWarning``.
-    verbose : bool or int, default=False
-        Print the objective, the number of active triplets and the time of
-        each iteration.
+    verbose : int or bool, default=False
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, iterations run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every iteration (objective, active
+        triplets). A progress bar instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices: rows of this array, or
         the points a callable returns for an array of indices.
@@ -284,8 +287,8 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
             np.ascontiguousarray(X[index.order]), index.bounds, L0,
             n_neighbors=self._param("n_neighbors"), regularization=self.regularization,
             squared=self.loss == "squared_hinge", max_iter=self.max_iter,
-            min_iter=self.min_iter, tol=self._param("tol"), verbose=self.verbose,
-            callback=self.callback, threads=self._solver_threads(), name=type(self).__name__,
+            min_iter=self.min_iter, tol=self._param("tol"), callback=self.callback,
+            threads=self._solver_threads(),
         )
         return FitResult(L, n_iter, converged, history,
                          {"classes_": index.classes, "certificate_": gap})

@@ -3,8 +3,6 @@
 the initial scale along a ray, and L-BFGS-B to a stationary point
 (:func:`solve`). Arrays in, arrays out; the estimator is in :mod:`._lmnn`."""
 
-import sys
-import time
 
 import numpy as np
 import scipy.linalg
@@ -20,6 +18,7 @@ from ._kernels.lmnn import (
 )
 from ._linalg import symmetric_eigh
 from ._lmnn_search import ImpostorSearch
+from ._progress import current
 
 __all__ = ["LMNNProblem", "solve"]
 
@@ -430,7 +429,7 @@ def _initial_scale(problem, L0):
 
 
 def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_iter,
-          tol, verbose=0, callback=None, threads=1, name="LMNN"):
+          tol, callback=None, threads=1):
     """Minimise LMNN's loss with L-BFGS-B from ``L0``.
 
     ``X`` (float64, C order) is sorted by class, ``bounds`` the class
@@ -455,12 +454,9 @@ def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_
     L0 = _initial_scale(problem, L0)
     f0, _ = problem.loss_grad(L0.ravel())
     history = [f0]
-    state = {"n_iter": 0, "stalled": 0, "converged": False, "t": time.perf_counter()}
-    if verbose:
-        header = f"{'Iteration':>10} {'Objective':>20} {'Active triplets':>16} {'Time(s)':>8}"
-        print(f"[{name}]\n[{name}] {header}\n[{name}] {'-' * len(header)}")
-        print(f"[{name}] {0:>10d} {f0:>20.6e} {problem.n_active:>16,d}")
-        sys.stdout.flush()
+    state = {"n_iter": 0, "stalled": 0, "converged": False}
+    progress = current()
+    progress.update(0, f"objective {f0:.6e}  active triplets {problem.n_active:,d}")
 
     def on_iteration(intermediate_result):
         state["n_iter"] += 1
@@ -468,12 +464,7 @@ def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_
         f = float(intermediate_result.fun)
         previous = history[-1]
         history.append(f)
-        if verbose:
-            now = time.perf_counter()
-            print(f"[{name}] {it:>10d} {f:>20.6e} {problem.n_active:>16,d} "
-                  f"{now - state['t']:>8.2f}")
-            sys.stdout.flush()
-            state["t"] = now
+        progress.update(it, f"objective {f:.6e}  active triplets {problem.n_active:,d}")
         if callback is not None:
             callback((intermediate_result.x / state["kappa"]).reshape(shape) @ W.T, it)
         if f <= 0.0:

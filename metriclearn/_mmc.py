@@ -90,13 +90,11 @@ class _BaseMMC(BaseMetricLearner):
                     "no similar pair")))
             else:
                 a, history, n_iter, converged, gap = solve_diagonal(
-                    sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter, tol,
-                    self.verbose,
-                )
+                    sim, dis, np.diag(M0), float(self.diagonal_c), self.max_iter, tol)
             M = np.diag(a)
         else:
             M, history, n_iter, converged, gap, B = solve_full(
-                sim, dis, M0, self.max_iter, tol, self.verbose)
+                sim, dis, M0, self.max_iter, tol)
             if B is not None:
                 load = np.abs(B).max(axis=0)
                 top = [j for j in np.argsort(-load)[:5] if load[j] > 1e-6 * load.max()]
@@ -171,8 +169,12 @@ class MMC(TupleLearnerMixin, PairsClassifierMixin, _BaseMMC):
         Learn a diagonal matrix (a weighting of the features).
     diagonal_c : float, default=1.0
         Weight ``c`` of the dissimilarity term of the diagonal objective.
-    verbose : bool or int, default=False
-        Print the objective, the step and the projections at each iteration.
+    verbose : int or bool, default=False
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, iterations run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every iteration (objective, step).
+        A progress bar instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``pairs`` be given as ``(n_pairs, 2)`` integer indices: rows of
         this array, or the points a callable returns for an array of indices.
@@ -291,8 +293,12 @@ class MMC_Supervised(SupervisedLearnerMixin, _BaseMMC):
         Learn a diagonal matrix.
     diagonal_c : float, default=1.0
         Weight of the dissimilarity term of the diagonal objective.
-    verbose : bool or int, default=False
-        Print progress at each iteration.
+    verbose : int or bool, default=False
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, iterations run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every iteration. A progress bar
+        instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None

@@ -10,6 +10,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from ._kernels.distances import paired_sq_mahalanobis, weighted_outer_sum
 from ._kernels.mmc import diagonal_objective, diagonal_value, project_psd_trace
+from ._progress import current
 
 __all__ = [
     "solve_diagonal",
@@ -102,7 +103,7 @@ def _full_grad(dis, dist):
     return weighted_outer_sum(dis, 0.5 / np.maximum(dist, floor))
 
 
-def solve_full(sim, dis, M0, max_iter, tol, verbose):
+def solve_full(sim, dis, M0, max_iter, tol):
     """max sum_D ||d||_M  s.t.  sum_S ||d||_M^2 <= 1, M PSD.
 
     Solved in the coordinates whitened by the similar pairs (see
@@ -120,19 +121,19 @@ def solve_full(sim, dis, M0, max_iter, tol, verbose):
         B, dis_b = _limit_basis(*unbounded)
         k = B.shape[0]
         M, history, it, converged, gap = _ascend(np.ascontiguousarray(dis_b),
-                                                 np.eye(k) / k, max_iter, tol, verbose)
+                                                 np.eye(k) / k, max_iter, tol)
         M = B.T @ M @ B
         return 0.5 * (M + M.T), history, it, converged, gap, B
     dis_w = np.ascontiguousarray(dis @ T.T)
     T_pinv = np.linalg.pinv(T)
     M = T_pinv.T @ M0 @ T_pinv
     M = project_psd_trace(M / max(np.trace(M), 1e-300), 1.0)
-    M, history, it, converged, gap = _ascend(dis_w, M, max_iter, tol, verbose)
+    M, history, it, converged, gap = _ascend(dis_w, M, max_iter, tol)
     M = T.T @ M @ T
     return 0.5 * (M + M.T), history, it, converged, gap, None
 
 
-def _ascend(dis_w, M, max_iter, tol, verbose):
+def _ascend(dis_w, M, max_iter, tol):
     """max sum_D ||d||_M over PSD ``M`` of trace at most one, from ``M``.
 
     Projected gradient ascent: a spectral (Barzilai-Borwein) step along the
@@ -171,11 +172,8 @@ def _ascend(dis_w, M, max_iter, tol, verbose):
         rel_M = np.sqrt(ss) / max(np.linalg.norm(M), 1e-300)
         M, g, G = Mn, gn, Gn
         history.append(g)
-        if verbose:
-            print(
-                f"[MMC] iter {it:4d}  objective {g:.10g}  rel. change of M "
-                f"{rel_M:.3e}  step {t * alpha:.3e}"
-            )
+        current().update(it, f"objective {g:.10g}  rel. change of M {rel_M:.3e}  "
+                             f"step {t * alpha:.3e}")
         # the maximiser need not be unique (M can drift along an optimal face
         # at no gain), so convergence is judged on the objective: less than
         # tol of relative gain over each of the last _WINDOW iterations
@@ -283,7 +281,7 @@ def _collapsed_features(a, Q):
     return (a <= 0) & np.any(Q[collapsed] > 0, axis=0)
 
 
-def solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
+def solve_diagonal(sim, dis, a0, c, max_iter, tol):
     """min_{a >= 0} sum_S ||d||_a^2 - c log sum_D ||d||_a.
 
     Projected Newton method for bound constraints (Bertsekas 1982): variables
@@ -352,12 +350,8 @@ def solve_diagonal(sim, dis, a0, c, max_iter, tol, verbose):
         n_iter += 1
         h, grad, H = diagonal_objective(a, s_sum, Q, c)
         history.append(h)
-        if verbose:
-            print(
-                f"[MMC diagonal] iter {n_iter:4d}  objective {h:.10g}  "
-                f"Newton decrement {decrement:.3e}  step {beta:.3g}  "
-                f"active {int(active.sum())}/{d}"
-            )
+        current().update(n_iter, f"objective {h:.10g}  Newton decrement {decrement:.3e}  "
+                                 f"step {beta:.3g}  active {int(active.sum())}/{d}")
     return a, history, n_iter, converged, _diagonal_gap(a, s_sum, Q)
 
 

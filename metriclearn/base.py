@@ -1,11 +1,9 @@
 """The metric API shared by every learner, and the two fit templates.
 
 :class:`MahalanobisMixin` derives the whole metric API from ``components_``
-(the linear map ``L``, with ``M = L^T L``); :class:`PairsClassifierMixin`
-turns a pairs learner into a classifier of pairs (similar ``+1`` /
-dissimilar ``-1``) with a calibrated distance threshold, and
-:class:`TripletsClassifierMixin` a triplets learner into a classifier of
-triplets (anchor closer to the positive ``+1``, or not ``-1``).
+(the linear map ``L``, with ``M = L^T L``); the tuple classifiers
+(:class:`PairsClassifierMixin`, :class:`TripletsClassifierMixin`) are
+defined in :mod:`metriclearn._classifiers` and re-exported here.
 
 :class:`BaseMetricLearner` is the base of every learner: the hooks of the
 fit templates with their defaults, and what a template does with a solver's
@@ -20,26 +18,25 @@ new learners.
 """
 
 import copy
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
-    ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import roc_auc_score
 from sklearn.utils import check_random_state
 
-from ._calibration import best_threshold, check_calibration_params, check_strategy
+from ._calibration import best_threshold, check_calibration_params
+from ._classifiers import PairsClassifierMixin, TripletsClassifierMixin
 from ._compat import check_is_fitted
 from ._kernels.sgd import pair_sq_distances
 from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
+from ._progress import Progress, reporting
 from ._result import FitResult
 from ._threads import limit_threads, numba_threads
 from ._validation import (
@@ -225,181 +222,6 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return pair_sq_distances(tuples.X, idx, self.components_)
 
 
-class PairsClassifierMixin(ClassifierMixin):
-    """Classifier of pairs: a pair is similar (+1) when its learned distance
-    is at most ``threshold_``, dissimilar (-1) otherwise.
-
-    ``fit`` calibrates ``threshold_`` on the training pairs (strategy
-    ``'accuracy'`` unless ``calibration_params`` says otherwise);
-    :meth:`calibrate_threshold` recalibrates it on other pairs.
-    """
-
-    classes_ = np.array([-1, 1])
-
-    def decision_function(self, pairs):
-        """Minus the learned distance of each pair (higher: more similar).
-
-        Parameters
-        ----------
-        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_pairs,)
-        """
-        return self.pair_score(pairs)
-
-    def predict(self, pairs):
-        """+1 for pairs whose learned distance is at most ``threshold_``,
-        -1 otherwise.
-
-        Parameters
-        ----------
-        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_pairs,) with values in {-1, +1}
-        """
-        check_is_fitted(self, "threshold_")
-        return np.where(self.pair_distance(pairs) <= self.threshold_, 1, -1)
-
-    def score(self, pairs, y):
-        """ROC-AUC of the pair scores against the pair labels ``y``.
-
-        Parameters
-        ----------
-        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-        y : array-like of shape (n_pairs,), values in {-1, +1}
-
-        Returns
-        -------
-        score : float
-        """
-        tuples = self._check_tuples(pairs, y, size=2, ensure_both_labels=True)
-        return roc_auc_score(tuples.y, -np.sqrt(self._sq_distances(tuples)))
-
-    def set_threshold(self, threshold):
-        """Set the distance threshold below which pairs are predicted similar.
-
-        Parameters
-        ----------
-        threshold : float
-
-        Returns
-        -------
-        self
-        """
-        check_is_fitted(self, "components_")
-        if (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, numbers.Real)
-            or not np.isfinite(threshold)
-        ):
-            raise ValueError(
-                f"threshold must be a finite real number; got {threshold!r}"
-            )
-        self.threshold_ = float(threshold)
-        return self
-
-    def calibrate_threshold(self, pairs_valid, y_valid, strategy="accuracy",
-                            min_rate=None, beta=1.0):
-        """Choose ``threshold_`` to optimise a criterion on labelled pairs.
-
-        Every distinct cut of the sorted distances is considered, so the
-        chosen threshold is optimal for the criterion on ``pairs_valid``;
-        it is placed halfway between the last pair accepted as similar and
-        the first rejected one.
-
-        Parameters
-        ----------
-        pairs_valid : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-        y_valid : array-like of shape (n_pairs,), values in {-1, +1}
-        strategy : {'accuracy', 'f_beta', 'max_tpr', 'max_tnr'}
-            - 'accuracy': maximise accuracy;
-            - 'f_beta': maximise the F-beta score of the similar class;
-            - 'max_tpr': maximise the true positive rate subject to a true
-              negative rate of at least ``min_rate``;
-            - 'max_tnr': maximise the true negative rate subject to a true
-              positive rate of at least ``min_rate``.
-        min_rate : float in [0, 1], required for 'max_tpr' and 'max_tnr'
-        beta : float > 0, used by 'f_beta'
-
-        Returns
-        -------
-        self
-        """
-        check_is_fitted(self, "components_")
-        check_strategy(strategy, min_rate, beta)
-        tuples = self._check_tuples(pairs_valid, y_valid, size=2)
-        self.threshold_ = best_threshold(
-            np.sqrt(self._sq_distances(tuples)), tuples.y, strategy, min_rate, beta
-        )
-        return self
-
-
-class TripletsClassifierMixin:
-    """Classifier of triplets ``(anchor, positive, negative)``: a triplet is
-    predicted +1 when the anchor is closer to the positive than to the
-    negative under the learned metric, -1 otherwise (ties included).
-
-    The methods take triplets of shape ``(n, 3, n_features)``, or ``(n, 3)``
-    integer indices with a ``preprocessor``.
-    """
-
-    classes_ = np.array([-1, 1])
-
-    def _triplet_distances(self, triplets):
-        t = self._check_tuples(triplets, size=3)
-        return np.sqrt(self._sq_distances(t, 0, 1)), np.sqrt(self._sq_distances(t, 0, 2))
-
-    def decision_function(self, triplets):
-        """Learned distance from anchor to negative minus learned distance
-        from anchor to positive (positive: the anchor is closer to the
-        positive).
-
-        Parameters
-        ----------
-        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_triplets,)
-        """
-        d_pos, d_neg = self._triplet_distances(triplets)
-        return d_neg - d_pos
-
-    def predict(self, triplets):
-        """+1 for triplets whose anchor is closer to the positive than to
-        the negative, -1 otherwise.
-
-        Parameters
-        ----------
-        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_triplets,) with values in {-1, +1}
-        """
-        return np.where(self.decision_function(triplets) > 0, 1, -1)
-
-    def score(self, triplets, y=None):
-        """Accuracy on triplets: the fraction predicted +1 (every triplet is
-        meant to have its anchor closer to the positive).
-
-        Parameters
-        ----------
-        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
-        y : None
-            Ignored (there for scikit-learn's model selection tools).
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.predict(triplets) == 1))
-
-
 # --------------------------------------------------------------------------
 # fit templates
 # --------------------------------------------------------------------------
@@ -517,6 +339,12 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
         and a BLAS pool of its own under them oversubscribes the cores."""
         return numba_threads(getattr(self, "n_jobs", None))
 
+    def _progress(self):
+        """The :class:`~metriclearn._progress.Progress` of a fit at the
+        learner's ``verbose`` level (silent for a learner without one)."""
+        return Progress(type(self).__name__, getattr(self, "verbose", 0),
+                        getattr(self, "max_iter", 1), self._iteration_unit)
+
     def _warn_about(self, result):
         """The solver's warnings, and a ``ConvergenceWarning`` when it stopped
         at ``max_iter``; issued inside ``restore_on_error``, so that a warning
@@ -547,9 +375,13 @@ class TupleLearnerMixin:
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             tuples = self._check_tuples_input(tuples, y)
             self.n_features_in_ = tuples.n_features
-            with limit_threads(self._solver_threads(), blas=1):
+            progress = self._progress()
+            progress.start(f"{tuples.n_tuples:,} {TUPLE_NAMES[self._tuple_size]} of "
+                           f"{tuples.n_features:,} features")
+            with limit_threads(self._solver_threads(), blas=1), reporting(progress):
                 result = self._fit_tuples(tuples, check_random_state(self.random_state),
                                           **fit_params)
+            progress.close(result.n_iter, result.converged)
             self._set_fitted(result)
             if calibrate:
                 sq = result.sq_distances
@@ -578,9 +410,12 @@ class SupervisedLearnerMixin:
         with restore_on_error(self):
             self.preprocessor_ = check_preprocessor(self.preprocessor)
             X, y = self._check_labels_input(X, y)
-            with limit_threads(self._solver_threads(), blas=1):
+            progress = self._progress()
+            progress.start(f"{X.shape[0]:,} points of {X.shape[1]:,} features")
+            with limit_threads(self._solver_threads(), blas=1), reporting(progress):
                 result = self._fit_labels(X, y, check_random_state(self.random_state),
                                           **fit_params)
+            progress.close(result.n_iter, result.converged)
             self._set_fitted(result)
             self._warn_about(result)
         return self

@@ -48,7 +48,7 @@ def _knn(model, Xtr, Xte, ytr, yte):
 def test_verbose_and_silent_runs_give_the_same_matrix(capsys):
     X, idx, y = _problem()
     a = ITML(max_iter=40, tol=1e-4).fit(X[idx], y)
-    b = ITML(max_iter=40, tol=1e-4, verbose=1).fit(X[idx], y)
+    b = ITML(max_iter=40, tol=1e-4, verbose=3).fit(X[idx], y)
     capsys.readouterr()
     np.testing.assert_array_equal(a.components_, b.components_)
     np.testing.assert_array_equal(a.objective_history_, b.objective_history_)
@@ -61,7 +61,7 @@ def test_matrix_stays_symmetric_positive_definite_over_many_sweeps():
     V = np.ascontiguousarray(Xtr[pairs[:, 0]] - Xtr[pairs[:, 1]])
     delta = np.where(y == 1, 1.0, -1.0)
     xi0 = np.where(delta > 0, 30.0, 900.0)  # tight bounds on raw features
-    M, _, history, n_iter, _ = _solve(V, delta, np.eye(13), xi0, 1.0, 2000, 0.0, False)
+    M, _, history, n_iter, _ = _solve(V, delta, np.eye(13), xi0, 1.0, 2000, 0.0)
     assert n_iter == 2000
     np.testing.assert_array_equal(M, M.T)  # exactly, not to a tolerance
     w = np.linalg.eigvalsh(M)
@@ -209,7 +209,7 @@ def test_convergence_warning_and_history():
 
 def test_verbose_prints_each_sweep(capsys):
     X, idx, y = _problem()
-    ITML(max_iter=3, tol=0.0, verbose=1).fit(X[idx], y, bounds=[1.0, 10.0])
+    ITML(max_iter=3, tol=0.0, verbose=3).fit(X[idx], y, bounds=[1.0, 10.0])
     out = capsys.readouterr().out
     assert out.count("[ITML] sweep") == 3
     assert "dual change" in out

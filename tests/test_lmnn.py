@@ -255,11 +255,13 @@ def test_convergence_warning_at_max_iter():
 def test_verbose_and_callback(capsys):
     X, y = load_iris(return_X_y=True)
     seen = []
-    lmnn = LMNN(verbose=1, callback=lambda L, it: seen.append((L.copy(), it))).fit(X, y)
+    lmnn = LMNN(verbose=3, callback=lambda L, it: seen.append((L.copy(), it))).fit(X, y)
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "[LMNN]"
-    assert "Objective" in out[1] and "Active triplets" in out[1]
-    assert len(out) == 3 + 1 + lmnn.n_iter_
+    assert out[0] == "[LMNN] fitting 150 points of 4 features: up to 1,000 iterations"
+    assert out[1].startswith("[LMNN] iteration     0  objective ")
+    assert "active triplets" in out[1]
+    # the start line, the start point, one line per iteration, the closing line
+    assert len(out) == 1 + 1 + lmnn.n_iter_ + 1
     assert [it for _, it in seen] == list(range(1, lmnn.n_iter_ + 1))
     np.testing.assert_allclose(seen[-1][0], lmnn.components_, rtol=1e-12, atol=1e-12)
     # silent by default

@@ -156,10 +156,12 @@ def test_convergence_warning_at_max_iter(diagonal):
 @pytest.mark.parametrize("diagonal", [False, True])
 def test_verbose_prints_iterations(diagonal, capsys):
     pairs, y = PROBLEMS["toy2y"]
-    MMC(diagonal=diagonal, verbose=1, tol=1e-8).fit(pairs, y)
+    mmc = MMC(diagonal=diagonal, verbose=3, tol=1e-8).fit(pairs, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines and all("objective" in line for line in lines)
-    assert "iter    1" in lines[0]
+    # the start line, one line per iteration, the closing line
+    assert len(lines) == mmc.n_iter_ + 2
+    assert all("objective" in line for line in lines[1:-1])
+    assert lines[1].startswith("[MMC] iteration     1  objective ")
 
 
 # similar pairs vary along x only; dissimilar pairs also vary along y

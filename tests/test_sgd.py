@@ -368,12 +368,12 @@ def test_first_partial_fit_of_triplets_is_one_epoch_of_fit(toy):
 
 def test_verbose_prints_epochs_and_throughput(capsys):
     X, y = make_xing_toy(n_samples=60, n_classes=2, random_state=0)
-    SGDMetricLearner_Supervised(max_iter=3, tol=None, verbose=1, random_state=0).fit(X, y)
+    SGDMetricLearner_Supervised(max_iter=3, tol=None, verbose=3, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 3 + 2  # the start and closing lines around the epochs
     assert re.match(
-        r"\[SGDMetricLearner_Supervised\] epoch    1  loss \S+  eta 0.5  [\d,]+ anchors/s",
-        lines[0],
+        r"\[SGDMetricLearner_Supervised\] epoch     1  loss \S+  eta 0.5  [\d,]+ anchors/s",
+        lines[1],
     )
 
 
@@ -400,7 +400,7 @@ def test_objective_history_matches_sgd_objective_at_the_end():
 
 def test_verbose_counts_anchors(toy, capsys):
     X, y = toy
-    SGDMetricLearner_Supervised(loss="triplet", max_iter=2, tol=None, verbose=1,
+    SGDMetricLearner_Supervised(loss="triplet", max_iter=2, tol=None, verbose=3,
                                 random_state=0).fit(X, y)
     assert "anchors/s" in capsys.readouterr().out
 

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 
 from .._compat import Interval, StrOptions, check_is_fitted
 from .._kernels.sgd import pair_sq_distances
+from .._progress import Progress, reporting
 from .._threads import limit_threads
 from .._validation import (
     check_preprocessor,
@@ -142,7 +143,7 @@ class BaseSGD(BaseMetricLearner):
             power_t=float(self.power_t), batch_size=int(self.batch_size),
             max_iter=int(self.max_iter), tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change), shuffle=bool(self.shuffle),
-            local_steps=int(self.local_steps), verbose=int(self.verbose),
+            local_steps=int(self.local_steps),
             n_constraints=getattr(self, "n_constraints", None),
             sampling=getattr(self, "sampling", "random"),
             n_neighbors=int(getattr(self, "n_neighbors", 3)),
@@ -315,7 +316,9 @@ class BaseSGD(BaseMetricLearner):
             settings = self._settings()
             if first:
                 self.center_ = None
-            with limit_threads(1, blas=1):
+            # a call is one epoch: its line, at every verbose level
+            progress = Progress(type(self).__name__, 3 if self.verbose else 0, 1, "epochs")
+            with limit_threads(1, blas=1), reporting(progress):
                 result = train(data, settings, rng)
             self.objective_history_ = np.concatenate(
                 [getattr(self, "objective_history_", np.empty(0)), result.history]

@@ -130,6 +130,10 @@ class DaskTuples:
     y: np.ndarray | None = None
 
     @property
+    def n_tuples(self):
+        return self.points.shape[0]
+
+    @property
     def n_features(self):
         return self.points.shape[2]
 
@@ -315,11 +319,10 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
                 k = len(history)
                 history.append(epoch_loss.pop(k) / max(epoch_items.get(k, 0), 1))
                 check_diverged(L, history, settings.eta0)
-                if settings.verbose:
-                    elapsed = time.perf_counter() - tic
-                    tic = time.perf_counter()
-                    report(settings, k + 1, history[-1], schedule.eta,
-                           epoch_items.pop(k) / max(elapsed, 1e-12))
+                elapsed = time.perf_counter() - tic
+                tic = time.perf_counter()
+                report(settings, k + 1, history[-1], schedule.eta,
+                       epoch_items.pop(k, 0) / max(elapsed, 1e-12))
                 if schedule.end_epoch(history[-1]):
                     converged = stop = True
                     break

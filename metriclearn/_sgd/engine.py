@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._linalg import check_n_components
+from .._progress import current
 from .._result import FitResult
 from .losses import LossConfig
 
@@ -51,7 +52,6 @@ class TrainingSettings:
     n_iter_no_change: int
     shuffle: bool
     local_steps: int
-    verbose: int
     n_constraints: int | None = None
     sampling: str = "random"  # from labels: 'neighbors' or 'random' positives
     n_neighbors: int = 3
@@ -164,11 +164,8 @@ def check_diverged(L, history, eta0):
 
 
 def report(settings, epoch, loss, eta, rate):
-    """The verbose progress line of an epoch."""
-    print(
-        f"[{settings.name}] epoch {epoch:4d}  loss {loss:.6g}  eta {eta:.3g}  "
-        f"{rate:,.0f} {settings.unit}/s"
-    )
+    """The progress line of an epoch (:func:`metriclearn._progress.current`)."""
+    current().update(epoch, f"loss {loss:.6g}  eta {eta:.3g}  {rate:,.0f} {settings.unit}/s")
 
 
 def _initial_components(init, k, d, points, diffs, margin, rng, on_points=False):
@@ -263,8 +260,7 @@ def train_local(draw_epoch, L, precond, settings, rng, *, partial=False, t=0):
         loss = float(losses.sum()) / max(n_items, 1)
         history.append(loss)
         check_diverged(L, history, settings.eta0)
-        if settings.verbose:
-            report(settings, epoch, loss, schedule.eta, n_items / max(elapsed, 1e-12))
+        report(settings, epoch, loss, schedule.eta, n_items / max(elapsed, 1e-12))
         if not partial and schedule.end_epoch(loss):
             converged = True
             break

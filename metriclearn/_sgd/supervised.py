@@ -172,8 +172,13 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         Dask scheduler address, or ``None`` for the current default client.
     local_steps : int, default=50
         Mini-batch steps per Dask task.
-    verbose : int, default=0
-        Print progress after each epoch.
+    verbose : int or bool, default=0
+        What the fit prints, the same in every learner: 0 nothing; 1 a start
+        line (the problem's size) and a closing line (time, epochs run,
+        convergence); 2 also a line every few seconds with the objective and an
+        estimate of the time left; 3 a line every epoch (loss, learning rate,
+        tuples per second); ``partial_fit`` prints its epoch's line at every
+        level but 0. A progress bar instead: :func:`metriclearn.set_config`.
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None
