@@ -16,6 +16,8 @@ SUITES = {
                "with exponents and plots",
     "sgd": "SGD kernel throughput, 10 million pairs, Dask, and the objectives side by side",
     "itml": "ITML's sweep rate against the constraints and d, and its ceiling on digits",
+    "parity": "LSML, SDML and SCML (the _Supervised twins) against metric-learn 0.7.0: "
+              "fit time and 3-NN accuracy over splits",
     "report": "every suite, then the docs page, README's table and the plots",
 }
 
@@ -94,7 +96,23 @@ def _report(p):
                    help="write benchmarks/results/ only")
 
 
-FLAGS = {"compare": _compare, "limits": lambda p: None, "costs": _costs,
+def _parity(p):
+    from .suites.parity import DATASETS as PARITY_DATASETS
+    from .suites.parity import LEARNERS as PARITY_LEARNERS
+
+    p.add_argument("--datasets", nargs="+", choices=PARITY_DATASETS,
+                   default=list(PARITY_DATASETS))
+    p.add_argument("--learners", nargs="+", choices=PARITY_LEARNERS,
+                   default=list(PARITY_LEARNERS))
+    p.add_argument("--repeats", type=int, default=5, help="metriclearn fits per cell (5)")
+    p.add_argument("--anchor-repeats", type=int, default=3, help="anchor fits per cell (3)")
+    p.add_argument("--splits", type=int, default=5, help="splits of the mean accuracy (5)")
+    p.add_argument("--slow-fit", type=float, default=1.0,
+                   help="fit a library once when its first fit took longer (s, 1)")
+    p.add_argument("--fit-timeout", type=float, default=150.0, help="stop a fit (s, 150)")
+
+
+FLAGS = {"parity": _parity, "compare": _compare, "limits": lambda p: None, "costs": _costs,
          "scaling": _scaling, "sgd": _sgd, "itml": _itml, "report": _report}
 
 
@@ -123,6 +141,8 @@ def _quick(args):
         args.repeats, args.points, args.pairs = 1, 20_000, 200_000
         args.big_points, args.big_pairs = 100_000, 1_000_000
         args.quality_datasets, args.quality_repeats = ["wine"], 1
+    elif s == "parity":
+        args.datasets, args.repeats, args.anchor_repeats, args.splits = ["iris"], 1, 1, 1
     elif s == "itml":
         args.settle, args.sweeps, args.anchor_sweeps = 30, 10, 5
     if s in ("scaling", "itml"):

@@ -12,6 +12,7 @@ from .threads import blas_pools, pinned
 TITLES = {"compare": "metriclearn against its anchors", "limits": "distance to the limit",
           "costs": "costs around the fit", "scaling": "scaling series",
           "sgd": "SGD throughput and objectives", "itml": "ITML's sweep",
+          "parity": "LSML, SDML and SCML against metric-learn",
           "report": "metriclearn performance report"}
 
 
@@ -64,6 +65,14 @@ def _itml(args, ctx, folder, log, series=None):
     return results, itml.blocks(results), pngs
 
 
+def _parity(args, ctx, folder, log):
+    from .suites import parity
+
+    with pinned(args.threads):
+        results = parity.run(args, ctx, log)
+    return results, parity.blocks(results), []
+
+
 def _report(args, ctx, folder, log):
     """Every suite in one process; the ITML rates come from the scaling series."""
     results, blocks, pngs = {}, [], []
@@ -82,7 +91,7 @@ def _report(args, ctx, folder, log):
 
 
 RUNNERS = {"compare": _compare, "limits": _limits, "costs": _costs, "scaling": _scaling,
-           "sgd": _sgd, "itml": _itml, "report": _report}
+           "sgd": _sgd, "itml": _itml, "parity": _parity, "report": _report}
 
 
 def _failed(suite, results):

@@ -10,7 +10,10 @@ from importlib.metadata import PackageNotFoundError, version
 from ._config import config_context, get_config, set_config
 from ._itml import ITML, ITML_Supervised
 from ._lmnn import LMNN
+from ._lsml import LSML, LSML_Supervised
 from ._mmc import MMC, MMC_Supervised
+from ._scml import SCML, SCML_Supervised
+from ._sdml import SDML, SDML_Supervised
 from ._sgd.pairs import SGDMetricLearner
 from ._sgd.supervised import SGDMetricLearner_Supervised
 from ._sgd.triplets import SGDTripletLearner
@@ -24,5 +27,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
     "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
+    "LSML", "LSML_Supervised", "SDML", "SDML_Supervised", "SCML", "SCML_Supervised",
     "Constraints", "config_context", "get_config", "set_config", "__version__",
 ]

@@ -55,6 +55,8 @@ def _fit_input(cls, X, y):
         return X[pairs], y_pairs
     if names[:1] == ["triplets"]:
         return (X[Constraints(y).generate_knntriplets(X, 2, 2)],)
+    if names[:1] == ["quadruplets"]:
+        return (X[Constraints(y).quadruplets(40, random_state=0)],)
     if names[:2] == ["X", "chunks"]:
         return X, Constraints(y).chunks(n_chunks=10, chunk_size=3, random_state=0)
     return None

@@ -2,7 +2,9 @@
 learner into a classifier of pairs (similar ``+1`` / dissimilar ``-1``) with
 a calibrated distance threshold, :class:`TripletsClassifierMixin` a triplets
 learner into a classifier of triplets (anchor closer to the positive ``+1``,
-or not ``-1``). Both compute from the metric API of
+or not ``-1``), :class:`QuadrupletsClassifierMixin` a quadruplets learner
+into a classifier of quadruplets (first pair closer ``+1``, or not ``-1``).
+They compute from the metric API of
 :class:`~metriclearn.base.MahalanobisMixin`; :mod:`metriclearn.base`
 re-exports them.
 """
@@ -16,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from ._calibration import best_threshold, check_strategy
 from ._compat import check_is_fitted
 
-__all__ = ["PairsClassifierMixin", "TripletsClassifierMixin"]
+__all__ = ["PairsClassifierMixin", "QuadrupletsClassifierMixin", "TripletsClassifierMixin"]
 
 
 class PairsClassifierMixin(ClassifierMixin):
@@ -192,3 +194,60 @@ class TripletsClassifierMixin:
         score : float
         """
         return float(np.mean(self.predict(triplets) == 1))
+
+
+class QuadrupletsClassifierMixin:
+    """Classifier of quadruplets ``(a, b, c, d)``: a quadruplet is predicted
+    +1 when its first pair is closer than its second under the learned
+    metric (``d(a, b) < d(c, d)``), -1 otherwise (ties included).
+
+    The methods take quadruplets of shape ``(n, 4, n_features)``, or
+    ``(n, 4)`` integer indices with a ``preprocessor``.
+    """
+
+    classes_ = np.array([-1, 1])
+
+    def decision_function(self, quadruplets):
+        """Learned distance of the second pair minus that of the first
+        (positive: the first pair is closer).
+
+        Parameters
+        ----------
+        quadruplets : array-like of shape (n_quadruplets, 4, n_features) or (n_quadruplets, 4)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_quadruplets,)
+        """
+        t = self._check_tuples(quadruplets, size=4)
+        return np.sqrt(self._sq_distances(t, 2, 3)) - np.sqrt(self._sq_distances(t, 0, 1))
+
+    def predict(self, quadruplets):
+        """+1 for quadruplets whose first pair is closer than the second,
+        -1 otherwise.
+
+        Parameters
+        ----------
+        quadruplets : array-like of shape (n_quadruplets, 4, n_features) or (n_quadruplets, 4)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_quadruplets,) with values in {-1, +1}
+        """
+        return np.where(self.decision_function(quadruplets) > 0, 1, -1)
+
+    def score(self, quadruplets, y=None):
+        """Accuracy on quadruplets: the fraction predicted +1 (every
+        quadruplet is meant to have its first pair closer).
+
+        Parameters
+        ----------
+        quadruplets : array-like of shape (n_quadruplets, 4, n_features) or (n_quadruplets, 4)
+        y : None
+            Ignored (there for scikit-learn's model selection tools).
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.predict(quadruplets) == 1))

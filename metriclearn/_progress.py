@@ -52,8 +52,9 @@ class Progress:
         The learner's class name (the prefix of every line).
     verbose : int or bool
         The level (see the module's docstring).
-    max_iter : int
-        Iterations allowed (for the estimate of the time left).
+    max_iter : int or None
+        Iterations allowed (for the estimate of the time left); None for a
+        solver without a limit of its own.
     unit : str
         What an iteration is ("iterations", "epochs", "sweeps").
     """
@@ -61,7 +62,7 @@ class Progress:
     def __init__(self, name, verbose, max_iter, unit="iterations"):
         self.name = name
         self.level = int(verbose)
-        self.max_iter = int(max_iter)
+        self.max_iter = None if max_iter is None else int(max_iter)
         self.unit = unit
         self._t0 = time.perf_counter()
         self._last = self._t0
@@ -82,8 +83,9 @@ class Progress:
         self._t0 = self._last = time.perf_counter()
         if self.level <= 0:
             return
-        self.print(f"fitting {problem}: up to {self.max_iter:,} {self.unit}")
-        if self.level <= 2 and get_config()["progress_bar"]:
+        limit = "" if self.max_iter is None else f": up to {self.max_iter:,} {self.unit}"
+        self.print(f"fitting {problem}{limit}")
+        if self.level <= 2 and self.max_iter is not None and get_config()["progress_bar"]:
             try:
                 from tqdm.auto import tqdm
             except ImportError:  # optional: the periodic lines instead
@@ -105,9 +107,11 @@ class Progress:
             return
         if self.level >= 3 or (self.level == 2 and now - self._last >= INTERVAL):
             self._last = now
-            elapsed = now - self._t0
-            left = elapsed / max(iteration, 1) * max(self.max_iter - iteration, 0)
-            eta = "" if self.level >= 3 else f"  (at most {_seconds(left)} left)"
+            eta = ""
+            if self.level == 2 and self.max_iter is not None:
+                left = ((now - self._t0) / max(iteration, 1)
+                        * max(self.max_iter - iteration, 0))
+                eta = f"  (at most {_seconds(left)} left)"
             self.print(f"{self.unit[:-1] if self.unit.endswith('s') else self.unit} "
                        f"{iteration:>5d}  {text}{eta}".rstrip())
 

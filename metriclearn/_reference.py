@@ -9,6 +9,7 @@ import numpy as np
 
 __all__ = [
     "mmc_full_reference", "mmc_diagonal_reference", "itml_reference", "lmnn_reference",
+    "lsml_reference", "sdml_reference",
 ]
 
 # Solver used for every reference problem: an interior-point method for
@@ -204,5 +205,62 @@ def lmnn_reference(X, y, n_neighbors=3, regularization=0.5, loss="hinge"):
         + (1.0 - regularization)
         * (cp.sum_squares(hinge) if loss == "squared_hinge" else cp.sum(hinge))
     )
+    value = _solve(cp.Problem(cp.Minimize(objective)))
+    return float(value), np.asarray(M.value)
+
+
+def lsml_reference(quadruplets, weights=None, prior=None):
+    r"""LSML's problem,
+    ``min_{M PD} sum_i w_i (d_M(a_i, b_i) - d_M(c_i, d_i))_+^2 + tr(M M0^-1) - log det M``.
+
+    The residual :math:`(\sqrt{p} - \sqrt{q})_+^2` of squared distances
+    ``p``, ``q`` (linear in ``M``) is the perspective ``p h(q / p)`` of the
+    convex ``h(t) = (1 - sqrt(t))_+^2``; in disciplined form it is
+    ``min_{s >= 0} s^2 / p`` subject to ``sqrt(p q) >= p - s``.
+
+    Returns
+    -------
+    value : float
+    M : ndarray of shape (n_features, n_features)
+    """
+    cp = _cvxpy()
+    q = np.asarray(quadruplets, dtype=np.float64)
+    n, _, d = q.shape
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
+    P_inv = np.eye(d) if prior is None else np.linalg.inv(np.asarray(prior, float))
+    V, U = q[:, 0] - q[:, 1], q[:, 2] - q[:, 3]
+    M = cp.Variable((d, d), PSD=True)
+    p = cp.sum(cp.multiply(V @ M, V), axis=1)
+    r = cp.sum(cp.multiply(U @ M, U), axis=1)
+    s = cp.Variable(n, nonneg=True)
+    terms = [w[i] * cp.quad_over_lin(s[i], p[i]) for i in range(n)]
+    constraints = [cp.geo_mean(cp.hstack([p[i], r[i]])) >= p[i] - s[i] for i in range(n)]
+    objective = cp.sum(cp.hstack(terms)) + cp.trace(P_inv @ M) - cp.log_det(M)
+    value = _solve(cp.Problem(cp.Minimize(objective), constraints))
+    return float(value), np.asarray(M.value)
+
+
+def sdml_reference(pairs, y, balance_param, sparsity_param, prior=None):
+    """SDML's problem, the graphical lasso of ``S = M0^-1 + balance * K``:
+    ``min_{M PD} tr(M S) - log det M + sparsity * sum_{i != j} |M_ij|`` with
+    ``K`` the similar pairs' scatter minus the dissimilar pairs'.
+
+    Returns
+    -------
+    value : float
+    M : ndarray of shape (n_features, n_features)
+    """
+    cp = _cvxpy()
+    pairs = np.asarray(pairs, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    diff = pairs[:, 0] - pairs[:, 1]
+    d = diff.shape[1]
+    P_inv = np.eye(d) if prior is None else np.linalg.inv(np.asarray(prior, float))
+    S = P_inv + balance_param * (diff.T * y) @ diff
+    M = cp.Variable((d, d), PSD=True)
+    off = 1.0 - np.eye(d)
+    objective = (cp.trace(S @ M) - cp.log_det(M)
+                 + sparsity_param * cp.sum(cp.abs(cp.multiply(off, M))))
     value = _solve(cp.Problem(cp.Minimize(objective)))
     return float(value), np.asarray(M.value)

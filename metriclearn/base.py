@@ -2,7 +2,8 @@
 
 :class:`MahalanobisMixin` derives the whole metric API from ``components_``
 (the linear map ``L``, with ``M = L^T L``); the tuple classifiers
-(:class:`PairsClassifierMixin`, :class:`TripletsClassifierMixin`) are
+(:class:`PairsClassifierMixin`, :class:`TripletsClassifierMixin`,
+:class:`QuadrupletsClassifierMixin`) are
 defined in :mod:`metriclearn._classifiers` and re-exported here.
 
 :class:`BaseMetricLearner` is the base of every learner: the hooks of the
@@ -31,7 +32,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._calibration import best_threshold, check_calibration_params
-from ._classifiers import PairsClassifierMixin, TripletsClassifierMixin
+from ._classifiers import (
+    PairsClassifierMixin,
+    QuadrupletsClassifierMixin,
+    TripletsClassifierMixin,
+)
 from ._compat import check_is_fitted
 from ._kernels.sgd import pair_sq_distances
 from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
@@ -56,6 +61,7 @@ __all__ = [
     "FitResult",
     "MahalanobisMixin",
     "PairsClassifierMixin",
+    "QuadrupletsClassifierMixin",
     "SupervisedLearnerMixin",
     "TripletsClassifierMixin",
     "TupleLearnerMixin",
@@ -343,7 +349,7 @@ class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
         """The :class:`~metriclearn._progress.Progress` of a fit at the
         learner's ``verbose`` level (silent for a learner without one)."""
         return Progress(type(self).__name__, getattr(self, "verbose", 0),
-                        getattr(self, "max_iter", 1), self._iteration_unit)
+                        getattr(self, "max_iter", None), self._iteration_unit)
 
     def _warn_about(self, result):
         """The solver's warnings, and a ``ConvergenceWarning`` when it stopped

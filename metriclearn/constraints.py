@@ -1,4 +1,5 @@
-"""Side-information drawn from class labels: pairs, chunks and triplets."""
+"""Side-information drawn from class labels: pairs, chunks, triplets and
+quadruplets."""
 
 import warnings
 
@@ -13,7 +14,7 @@ __all__ = ["Constraints"]
 
 
 class Constraints:
-    """Build constraints (pairs, chunks, triplets) from class labels.
+    """Build constraints (pairs, chunks, triplets, quadruplets) from class labels.
 
     Read more in the :ref:`User Guide <clustering>`.
 
@@ -161,6 +162,33 @@ class Constraints:
                 stacklevel=4,
             )
         return self._known[keys // n_known], self._known[keys % n_known]
+
+    # ------------------------------------------------------------ quadruplets
+
+    def quadruplets(self, n_constraints, random_state=None):
+        """Quadruplets ``(a, b, c, d)`` whose first pair is similar (same
+        label) and second pair dissimilar (different labels): ``d(a, b)``
+        should be smaller than ``d(c, d)``.
+
+        The similar and dissimilar pairs of
+        :meth:`positive_negative_pairs` with ``same_length=True``, side by
+        side (what metric-learn's ``LSML_Supervised`` learns from).
+
+        Parameters
+        ----------
+        n_constraints : int
+            Number of quadruplets (fewer, with a warning, when fewer distinct
+            similar or dissimilar pairs exist).
+        random_state : int, RandomState instance or None, default=None
+            Source of randomness.
+
+        Returns
+        -------
+        quadruplets : ndarray of shape (n_quadruplets, 4)
+            Indices into the labels.
+        """
+        a, b, c, d = self._positive_negative_pairs(n_constraints, True, random_state)
+        return np.stack([a, b, c, d], axis=1).astype(np.intp, copy=False)
 
     # ----------------------------------------------------------------- chunks
 
@@ -336,3 +364,19 @@ def pairs_from_labels(name, y, n_constraints, random_state):
     if n_constraints is None:
         n_constraints = 20 * classes.shape[0] ** 2
     return Constraints(y, unlabeled=None).pairs(n_constraints, random_state=random_state)
+
+
+def quadruplets_from_labels(name, y, n_constraints, random_state):
+    """The quadruplets a ``*_Supervised`` learner fits on: ``n_constraints``
+    (``None``: ``20 * n_classes**2``) of :meth:`Constraints.quadruplets`
+    drawn from the class labels ``y``, every label a class. ``name`` is the
+    learner's, for the error when ``y`` has fewer than two classes."""
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y; got "
+            f"{classes.shape[0]} class ({classes.tolist()})"
+        )
+    if n_constraints is None:
+        n_constraints = 20 * classes.shape[0] ** 2
+    return Constraints(y, unlabeled=None).quadruplets(n_constraints, random_state=random_state)

@@ -8,8 +8,9 @@ itself: :func:`mmc_objective` and :func:`mmc_diagonal_objective` (MMC),
 :func:`itml_default_bounds`, the bounds that define its default problem),
 :func:`lmnn_objective` (LMNN, with :func:`lmnn_certificate`, a duality gap
 that bounds how far from the optimum a map is), :func:`sgd_objective` (the
-SGD family's pair losses) and :func:`triplet_objective` (its triplet
-losses).
+SGD family's pair losses), :func:`triplet_objective` (its triplet
+losses), :func:`lsml_objective` (LSML), :func:`sdml_objective` (SDML) and
+:func:`scml_objective` (SCML).
 """
 
 from numbers import Real
@@ -34,8 +35,11 @@ __all__ = [
     "itml_pairs_objective",
     "lmnn_certificate",
     "lmnn_objective",
+    "lsml_objective",
     "mmc_diagonal_objective",
     "mmc_objective",
+    "scml_objective",
+    "sdml_objective",
     "sgd_objective",
     "triplet_objective",
 ]
@@ -360,3 +364,110 @@ def triplet_objective(components, triplets, *, loss="triplet", margin=1.0,
                                  kernel_temperature(float(temperature), bool(normalize)),
                                  bool(normalize))
     return float(value)
+
+
+# --------------------------------------------------------------------------
+# LSML, SDML, SCML
+# --------------------------------------------------------------------------
+
+
+def _prior_inverse(prior, d):
+    """The inverse of a positive definite prior (``None``: the identity)."""
+    if prior is None:
+        return np.eye(d)
+    P = np.asarray(prior, dtype=np.float64)
+    if P.shape != (d, d):
+        raise ValueError(f"prior must have shape ({d}, {d}); got shape {P.shape}")
+    return np.linalg.inv(P)
+
+
+def _logdet_or_none(M):
+    sign, value = np.linalg.slogdet(M)
+    return value if sign > 0 else None
+
+
+def lsml_objective(M, quadruplets, weights=None, prior=None, preprocessor=None):
+    r"""LSML's objective at ``M`` (lower is better):
+
+    .. math::
+
+        \sum_i w_i \big(d_M(a_i, b_i) - d_M(c_i, d_i)\big)_+^2
+        + \operatorname{tr}(M M_0^{-1}) - \log\det M
+
+    with the weights scaled to sum to 1 (``None``: equal) and the prior
+    ``M_0`` (``None``: the identity); ``inf`` when ``M`` is not positive
+    definite.
+    """
+    t = check_tuples(quadruplets, size=4, preprocessor=check_preprocessor(preprocessor),
+                     gather=False)
+    d = t.n_features
+    M = np.asarray(M, dtype=np.float64)
+    n = t.n_tuples
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    V, U = t.differences(0, 1), t.differences(2, 3)
+    a = np.maximum(np.einsum("ij,jk,ik->i", V, M, V), 0.0)
+    c = np.maximum(np.einsum("ij,jk,ik->i", U, M, U), 0.0)
+    residual = np.maximum(np.sqrt(a) - np.sqrt(c), 0.0)
+    logdet_M = _logdet_or_none(0.5 * (M + M.T))
+    if logdet_M is None:
+        return np.inf
+    return float(w @ residual**2 + np.sum(M * _prior_inverse(prior, d)) - logdet_M)
+
+
+def sdml_objective(M, pairs, y, *, balance_param, sparsity_param, prior=None,
+                   preprocessor=None):
+    r"""SDML's objective at ``M`` (lower is better), the graphical lasso of
+    :math:`S = M_0^{-1} + \eta K`:
+
+    .. math::
+
+        \operatorname{tr}(M S) - \log\det M + \alpha \sum_{i \ne j} |M_{ij}|,
+        \qquad K = \sum_{(x, x') \in S} (x - x')(x - x')^T
+        - \sum_{(x, x') \in D} (x - x')(x - x')^T
+
+    with :math:`\eta` = ``balance_param`` (a number: the fitted
+    ``balance_param_`` of an ``SDML`` with ``balance_param='auto'``),
+    :math:`\alpha` = ``sparsity_param`` and the prior :math:`M_0`
+    (``None``: the identity); ``inf`` when ``M`` is not positive definite.
+    """
+    t = check_tuples(pairs, y, size=2, preprocessor=check_preprocessor(preprocessor),
+                     gather=False)
+    _check_positive(strict=False, balance_param=balance_param, sparsity_param=sparsity_param)
+    diff = t.differences()
+    K = (diff.T * t.y) @ diff
+    S = _prior_inverse(prior, t.n_features) + balance_param * K
+    M = np.asarray(M, dtype=np.float64)
+    logdet_M = _logdet_or_none(0.5 * (M + M.T))
+    if logdet_M is None:
+        return np.inf
+    off = np.abs(M).sum() - np.abs(np.diag(M)).sum()
+    return float(np.sum(M * S) - logdet_M + sparsity_param * off)
+
+
+def scml_objective(weights, basis, triplets, *, beta, preprocessor=None):
+    r"""SCML's objective at the basis weights ``w >= 0`` (lower is better):
+
+    .. math::
+
+        \frac{1}{|T|} \sum_{(a, p, n) \in T}
+        \big[1 + d_w(a, p) - d_w(a, n)\big]_+ + \beta \|w\|_1,
+        \qquad d_w(x, x') = \sum_k w_k \big(b_k^T (x - x')\big)^2
+
+    with the rows :math:`b_k` of ``basis``. For a fitted ``SCML``, pass its
+    ``weights_`` and ``basis_``.
+    """
+    t = check_tuples(triplets, size=3, preprocessor=check_preprocessor(preprocessor),
+                     gather=False)
+    _check_positive(strict=False, beta=beta)
+    B = np.asarray(basis, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if B.ndim != 2 or B.shape[1] != t.n_features or w.shape != (B.shape[0],):
+        raise ValueError(
+            f"basis must have shape (n_basis, {t.n_features}) and weights shape "
+            f"(n_basis,); got {B.shape} and {w.shape}"
+        )
+    if np.any(w < 0):
+        raise ValueError("weights must be non-negative")
+    pos = (t.differences(0, 1) @ B.T) ** 2 @ w
+    neg = (t.differences(0, 2) @ B.T) ** 2 @ w
+    return float(np.maximum(1.0 + pos - neg, 0.0).mean() + beta * w.sum())

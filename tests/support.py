@@ -6,10 +6,10 @@ Learners are discovered from ``metriclearn.__all__`` (never a hand-kept list):
 every public :class:`~sklearn.base.BaseEstimator` subclass, classified by the
 signature of its ``fit``: ``fit(X, y)`` with class labels ("supervised"),
 ``fit(pairs, y)`` with pair labels ("pairs"), ``fit(triplets)``
-("triplets") or ``fit(X, chunks)`` with chunklet labels ("chunks").
-Clusterers are discovered likewise from ``metriclearn.cluster.__all__``. A
-new learner exported from the package is picked up by every test
-parametrised over these lists.
+("triplets"), ``fit(quadruplets)`` ("quadruplets") or ``fit(X, chunks)``
+with chunklet labels ("chunks"). Clusterers are discovered likewise from
+``metriclearn.cluster.__all__``. A new learner exported from the package is
+picked up by every test parametrised over these lists.
 """
 
 import copy
@@ -35,8 +35,9 @@ LOCAL_CLUSTER = dict(n_workers=2, threads_per_worker=1, processes=True, host="12
 
 def fit_kind(cls):
     """``'supervised'`` for ``fit(X, y)``, ``'pairs'`` for ``fit(pairs, y)``,
-    ``'triplets'`` for ``fit(triplets, ...)``, ``'clusterer'`` for a
-    scikit-learn clusterer, None for anything else."""
+    ``'triplets'`` for ``fit(triplets, ...)``, ``'quadruplets'`` for
+    ``fit(quadruplets, ...)``, ``'clusterer'`` for a scikit-learn clusterer,
+    None for anything else."""
     names = [
         name
         for name, p in inspect.signature(cls.fit).parameters.items()
@@ -52,6 +53,8 @@ def fit_kind(cls):
         return "triplets"
     if names[:2] == ["X", "chunks"]:
         return "chunks"
+    if names[:1] == ["quadruplets"]:
+        return "quadruplets"
     return None
 
 
@@ -114,8 +117,17 @@ PAIRS_SPECS = discover_specs("pairs")
 SUPERVISED_SPECS = discover_specs("supervised")
 TRIPLETS_SPECS = discover_specs("triplets")
 CHUNKS_SPECS = discover_specs("chunks")
-TUPLE_SPECS = PAIRS_SPECS + TRIPLETS_SPECS
+QUADRUPLETS_SPECS = discover_specs("quadruplets")
+TUPLE_SPECS = PAIRS_SPECS + TRIPLETS_SPECS + QUADRUPLETS_SPECS
 CLUSTERER_SPECS = discover_specs("clusterer", metriclearn.cluster)
+
+
+# learners whose LogDet term keeps the metric near its prior (LSML, SDML):
+# on Xing's toy data (classes apart along one axis, more spread along the
+# others) they improve on the Euclidean metric without separating the
+# classes fully, so the quality checks on that data ask them to improve on
+# the Euclidean metric only
+NEAR_PRIOR = frozenset({"LSML", "LSML_Supervised", "SDML", "SDML_Supervised"})
 
 
 def spec_id(spec):
@@ -131,6 +143,7 @@ all_specs = over(ALL_SPECS)
 pairs_specs = over(PAIRS_SPECS)
 supervised_specs = over(SUPERVISED_SPECS)
 triplets_specs = over(TRIPLETS_SPECS)
+quadruplets_specs = over(QUADRUPLETS_SPECS)
 tuple_specs = over(TUPLE_SPECS)
 
 
@@ -156,11 +169,18 @@ def toy_chunks(y):
     return Constraints(y).chunks(n_chunks=n_chunks, chunk_size=2, random_state=0)
 
 
+def toy_quadruplets(y, n_constraints=40, random_state=0):
+    """Index quadruplets (a similar pair, then a dissimilar one) drawn from
+    labels."""
+    return Constraints(y).quadruplets(n_constraints, random_state=random_state)
+
+
 def training_input(spec, X, y, *, indices=False, n_constraints=40, random_state=0):
     """The arguments of ``fit`` for ``spec``'s learner on points ``X`` with
     class labels ``y``: ``(X, y)`` for a supervised one, ``(X[pairs],
     y_pairs)`` for a pairs learner, ``(X[triplets],)`` for a triplets learner,
-    ``(X, chunks)`` for a chunklets learner.
+    ``(X[quadruplets],)`` for a quadruplets learner, ``(X, chunks)`` for a
+    chunklets learner.
     With ``indices=True``, the same as row indices into ``X``, for a learner
     made with ``preprocessor=X``."""
     if spec.kind == "supervised":
@@ -171,6 +191,9 @@ def training_input(spec, X, y, *, indices=False, n_constraints=40, random_state=
     if spec.kind == "triplets":
         triplets = toy_triplets(X, y)
         return (triplets if indices else X[triplets],)
+    if spec.kind == "quadruplets":
+        quadruplets = toy_quadruplets(y, n_constraints, random_state)
+        return (quadruplets if indices else X[quadruplets],)
     pairs, y_pairs = toy_pairs(y, n_constraints, random_state)
     return (pairs if indices else X[pairs]), y_pairs
 

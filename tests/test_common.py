@@ -14,6 +14,7 @@ from support import (
     CHUNKS_SPECS,
     CLUSTERER_SPECS,
     PAIRS_SPECS,
+    QUADRUPLETS_SPECS,
     SUPERVISED_SPECS,
     TRIPLETS_SPECS,
     discover_estimators,
@@ -59,9 +60,13 @@ def test_discovery_finds_the_learners():
     kinds = {spec.cls.__name__: spec.kind for spec in ALL_SPECS}
     assert kinds["MMC"] == kinds["ITML"] == kinds["SGDMetricLearner"] == "pairs"
     assert kinds["MMC_Supervised"] == kinds["LMNN"] == "supervised"
-    assert kinds["SGDTripletLearner"] == "triplets"
+    assert kinds["SGDTripletLearner"] == kinds["SCML"] == "triplets"
+    assert kinds["SDML"] == "pairs" and kinds["LSML"] == "quadruplets"
+    assert kinds["LSML_Supervised"] == kinds["SDML_Supervised"] == kinds[
+        "SCML_Supervised"] == "supervised"
     assert sorted(s.id for s in ALL_SPECS) == sorted(
-        s.id for s in PAIRS_SPECS + SUPERVISED_SPECS + TRIPLETS_SPECS + CHUNKS_SPECS)
+        s.id for s in PAIRS_SPECS + SUPERVISED_SPECS + TRIPLETS_SPECS + QUADRUPLETS_SPECS
+        + CHUNKS_SPECS)
     # full and diagonal MMC are both exercised
     for name in ("MMC", "MMC_Supervised"):
         diag = {s.params.get("diagonal") for s in ALL_SPECS if s.cls.__name__ == name}
@@ -94,7 +99,8 @@ def test_every_estimator_is_exported_and_classified():
     assert not missing, f"estimators not exported in metriclearn.__all__: {missing}"
     unclassified = {cls.__name__ for cls in exported if fit_kind(cls) is None}
     assert not unclassified, (
-        f"fit of {unclassified} is neither fit(X, y), fit(pairs, y) nor fit(triplets)"
+        f"fit of {unclassified} is neither fit(X, y), fit(pairs, y), fit(triplets) nor "
+        "fit(quadruplets)"
     )
 
 
@@ -115,8 +121,9 @@ def test_constructor_only_assigns(cls):
     [
         (metriclearn, {"MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
                        "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
-                       "Constraints", "config_context", "get_config", "set_config",
-                       "__version__"}),
+                       "LSML", "LSML_Supervised", "SDML", "SDML_Supervised", "SCML",
+                       "SCML_Supervised", "Constraints", "config_context", "get_config",
+                       "set_config", "__version__"}),
         # a clusterer, not a learner: the common tests discover learners from
         # metriclearn.__all__
         (metriclearn.cluster, {"ConstrainedKMeans"}),

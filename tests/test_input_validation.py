@@ -21,12 +21,14 @@ Input forms (the first argument of ``fit``, or of the metric):
 ``index_pairs``     ``fit(pairs, y)``, ``(n, 2)`` indices, ``preprocessor=X``
 ``triplets``        ``fit(triplets)``, triplets of points ``(n, 3, d)``
 ``index_triplets``  ``fit(triplets)``, ``(n, 3)`` indices, ``preprocessor=X``
+``quadruplets``     ``fit(quadruplets)``, quadruplets of points ``(n, 4, d)``
+``index_quadr...``  ``fit(quadruplets)``, ``(n, 4)`` indices, ``preprocessor=X``
 ``clusterer``       ``ConstrainedKMeans.fit(X, pairs=, pair_labels=)``
 ``metric``          ``pair_constraint_satisfaction(pairs, pair_labels, y)``
 ==================  =========================================================
 
 In a message ``{t}`` stands for the name of the tuples (``pairs``,
-``triplets``; ``X`` for 1-D indices), ``{cls}`` for the class, ``{shape}``
+``triplets``, ``quadruplets``; ``X`` for 1-D indices), ``{cls}`` for the class, ``{shape}``
 for the shape of the wrong input, ``{m}`` for the number of indices given to
 a preprocessor. A case left out of a form does not apply to it.
 """
@@ -49,6 +51,7 @@ from support import (
     assert_fails_cleanly,
     spec_id,
     toy_pairs,
+    toy_quadruplets,
     toy_triplets,
     training_input,
 )
@@ -60,8 +63,8 @@ from metriclearn.metrics import pair_constraint_satisfaction
 pd = pytest.importorskip("pandas")
 
 OK = "fits"
-INDEX_FORMS = ("index_points", "index_pairs", "index_triplets")
-TUPLE_FORMS = ("pairs", "triplets")
+INDEX_FORMS = ("index_points", "index_pairs", "index_triplets", "index_quadruplets")
+TUPLE_FORMS = ("pairs", "triplets", "quadruplets")
 LABEL_FORMS = ("pairs", "index_pairs", "clusterer", "metric")
 FORMS = ("points", "clusterer") + TUPLE_FORMS + INDEX_FORMS  # "*": every form but metric
 
@@ -131,7 +134,8 @@ EXPECTED = {
     "one_sample": (_found("1 sample(s)", (1, 3), 2, POINT_FORMS) | _each(PAIR_FORMS, _BOTH + "[1]")
                    | _each(("clusterer",), "n_clusters=3 is larger than the number of samples, "
                                            "n_samples=1")
-                   | {"triplets": OK, "index_triplets": OK}),
+                   | {f: OK for f in ("triplets", "index_triplets", "quadruplets",
+                                     "index_quadruplets")}),
     "one_class": _each(POINT_FORMS, "{cls} needs at least 2 classes in y; got 1 class ([0])"),
     "short_labels": (_each(POINT_FORMS, "Found input variables with inconsistent numbers of "
                                         "samples: [60, 59]")
@@ -203,7 +207,7 @@ EXPECTED = {
 class Inputs:
     """A problem in every form: points ``X`` with class labels ``y``, 1-D
     indices ``pts`` into ``X``, index pairs ``idx`` with labels ``yp``,
-    index triplets ``trip``. ``wrap`` turns the data argument (``X``, or
+    index triplets ``trip``, index quadruplets ``quad``. ``wrap`` turns the data argument (``X``, or
     the array of tuples of points) into the container under test, ``first``
     replaces the tuples (or 1-D indices) given; ``params`` are estimator
     parameters."""
@@ -214,6 +218,7 @@ class Inputs:
     idx: np.ndarray
     yp: np.ndarray
     trip: np.ndarray
+    quad: np.ndarray
     wrap: object = None
     first: object = None
     params: dict = field(default_factory=dict)
@@ -222,13 +227,14 @@ class Inputs:
 def _base():
     X, y = make_xing_toy(n_samples=60, n_classes=3, random_state=0)
     idx, yp = toy_pairs(y)
-    return Inputs(X, y, np.arange(60), idx, yp, toy_triplets(X, y))
+    return Inputs(X, y, np.arange(60), idx, yp, toy_triplets(X, y), toy_quadruplets(y))
 
 
 def _tuples(d, form):
     """The tuples (or 1-D indices) of ``form`` before any edit of them."""
     return {"points": d.X, "index_points": d.pts, "triplets": d.X[d.trip],
-            "index_triplets": d.trip, "pairs": d.X[d.idx]}.get(form, d.idx)
+            "index_triplets": d.trip, "pairs": d.X[d.idx], "quadruplets": d.X[d.quad],
+            "index_quadruplets": d.quad}.get(form, d.idx)
 
 
 def _first(fn):
@@ -251,7 +257,8 @@ def _x_and_labels(d, form, tmp, n):
     ``n`` tuples otherwise."""
     if form in ("points", "clusterer"):
         return replace(d, X=d.X[:n], y=d.y[:n], idx=d.idx[:0], yp=d.yp[:0])
-    return replace(d, y=d.y[:n], pts=d.pts[:n], idx=d.idx[:n], yp=d.yp[:n], trip=d.trip[:n])
+    return replace(d, y=d.y[:n], pts=d.pts[:n], idx=d.idx[:n], yp=d.yp[:n], trip=d.trip[:n],
+                   quad=d.quad[:n])
 
 
 def _preprocessor(fn):
@@ -273,15 +280,18 @@ def _duplicate_rows(d, form, tmp):
     return replace(d, X=np.concatenate([d.X, d.X[:20]]), y=np.concatenate([d.y, d.y[:20]]),
                    pts=np.arange(n + 20), idx=np.concatenate([d.idx, d.idx[:10] % 20 + n]),
                    yp=np.concatenate([d.yp, d.yp[:10]]),
-                   trip=np.concatenate([d.trip, d.trip[:10] % 20 + n]))
+                   trip=np.concatenate([d.trip, d.trip[:10] % 20 + n]),
+                   quad=np.concatenate([d.quad, d.quad[:10] % 20 + n]))
 
 
 def _identical_tuples(d, form, tmp):
-    idx, trip = d.idx.copy(), d.trip.copy()
+    idx, trip, quad = d.idx.copy(), d.trip.copy(), d.quad.copy()
     idx[::4, 1] = idx[::4, 0]
     trip[::4, 1] = trip[::4, 0]
     trip[1::4, 2] = trip[1::4, 0]
-    return replace(d, idx=idx, trip=trip)
+    quad[::4, 1] = quad[::4, 0]
+    quad[1::4, 3] = quad[1::4, 2]
+    return replace(d, idx=idx, trip=trip, quad=quad)
 
 
 def _bad_index(value, dtype):
@@ -293,11 +303,11 @@ def _bad_index(value, dtype):
 
 
 def _wrong_size(d, form, tmp):
-    """Tuples of the other size: triplets given as pairs and pairs as
-    triplets (points of dimension 3 for the point forms)."""
+    """Tuples of the other size: triplets and quadruplets given as pairs
+    and pairs as triplets (points of dimension 3 for the point forms)."""
     if form in ("points", "index_points"):
         return replace(d, X=d.X[:, :, None])
-    other = d.idx if "triplets" in form else d.trip[:80]
+    other = d.idx if "triplets" in form or "quadruplets" in form else d.trip[:80]
     return replace(d, first=d.X[other] if form in TUPLE_FORMS else other)
 
 
@@ -395,8 +405,10 @@ def _names(spec, form, args, kwargs):
     given = kwargs.get("pairs", args[0])
     m = int(np.size(given))  # the indices handed to a preprocessor
     return {
-        "t": "triplets" if "triplets" in form else "X" if form == "index_points" else "pairs",
-        "k": 3 if "triplets" in form else 2, "cls": spec.name if spec else "",
+        "t": ("triplets" if "triplets" in form else "quadruplets" if "quadruplets" in form
+              else "X" if form == "index_points" else "pairs"),
+        "k": 3 if "triplets" in form else 4 if "quadruplets" in form else 2,
+        "cls": spec.name if spec else "",
         "shape": np.shape(given), "m": m, "m3": 3 * m,
         "target": {"clusterer": "X", "metric": "labels_pred"}.get(form, "the preprocessor"),
         "y": "y" if form in ("pairs", "index_pairs") else "pair_labels",
@@ -409,6 +421,7 @@ _FORMS_OF_KIND = {
     "triplets": ("triplets", "index_triplets"),
     # fit(X, chunks): the class labels stand for the chunklets (a chunklet a class)
     "chunks": ("points",),
+    "quadruplets": ("quadruplets", "index_quadruplets"),
     "clusterer": ("clusterer",),
 }
 TARGETS = [(spec, form) for spec in ALL_SPECS + CLUSTERER_SPECS
@@ -522,7 +535,8 @@ def _bad_calls(spec, X, y, value):
                 ("predict", (X4,), "X has 4 features, but ConstrainedKMeans is expecting 3 "
                                    "features as input.")]
     else:
-        name, k = ("pairs", 2) if spec.kind == "pairs" else ("triplets", 3)
+        name, k = {"pairs": ("pairs", 2), "triplets": ("triplets", 3),
+                   "quadruplets": ("quadruplets", 4)}[spec.kind]
         bad, *y_bad = training_input(spec, X, y)
         bad[4, 1, 2] = value
         methods = ["predict", "decision_function"]
@@ -553,7 +567,8 @@ def test_methods_check_indices(spec, toy):
     est = spec.make(preprocessor=X).fit(*args)
     bad = args[0].astype(np.float64)
     bad.flat[11] = 60
-    t = {"supervised": "X", "chunks": "X", "pairs": "pairs", "triplets": "triplets"}[spec.kind]
+    t = {"supervised": "X", "chunks": "X", "pairs": "pairs", "triplets": "triplets",
+         "quadruplets": "quadruplets"}[spec.kind]
     message = f"{t} holds indices out of range for the preprocessor of 60 samples: [60]"
     method = "transform" if spec.kind in ("supervised", "chunks") else "predict"
     assert_fails_cleanly(est, ValueError, re.escape(message), bad, method=method)
@@ -575,6 +590,10 @@ def test_methods_need_a_fitted_learner(spec, rng):
     if spec.kind == "triplets":
         triplets = rng.normal(size=(4, 3, 3))
         calls += [("predict", triplets), ("decision_function", triplets), ("score", triplets)]
+    if spec.kind == "quadruplets":
+        quadruplets = rng.normal(size=(4, 4, 3))
+        calls += [("predict", quadruplets), ("decision_function", quadruplets),
+                  ("score", quadruplets)]
     for method, *args in calls:
         assert_fails_cleanly(est, NotFittedError, "", *args, method=method)
 

@@ -27,7 +27,9 @@ from metriclearn._kernels import itml as ki
 from metriclearn._kernels import lmnn as kl
 from metriclearn._kernels import lmnn_impostors as kli
 from metriclearn._kernels import lmnn_incremental as klm
+from metriclearn._kernels import lsml as kls
 from metriclearn._kernels import mmc as km
+from metriclearn._kernels import scml as ksc
 from metriclearn._kernels import sgd as ks
 from metriclearn._kernels import sgd_mining as ksm
 from metriclearn._kernels import sgd_triplets as kt
@@ -272,6 +274,42 @@ def mined_steps_twin(X, codes, anchors, positives, u, L, etas, B, loss, miner, m
     return _steps_twin(L, etas, B, len(anchors), lambda s, L: mined_loss_grad_twin(
         X, codes, anchors[s], positives[s], u[s], L, loss, miner, margin, temperature),
         temperature if loss == kt.INFONCE else 1.0, precond)
+
+
+def residual_terms_twin(ab, cd, w, coef_ab, coef_cd):
+    """LSML's squared residuals of violated comparisons and their derivatives."""
+    hit = ab > cd
+    sa, sc = np.sqrt(ab), np.sqrt(cd)
+    r = np.where(hit, sa - sc, 0.0)
+    coef_ab[:] = np.where(hit, w * r / np.where(hit, sa, 1.0), 0.0)
+    coef_cd[:] = np.where(hit & (cd > 0), -w * r / np.where(cd > 0, sc, 1.0), 0.0)
+    return float(w @ r**2), int(hit.sum())
+
+
+def rda_steps_twin(XB, triplets, batches, start, w, avg_grad, ada_grad, beta, gamma, delta):
+    """AdaGrad dual averaging over SCML's basis weights, one step at a time."""
+    Z = ((XB[triplets[:, 0]] - XB[triplets[:, 1]]) ** 2
+         - (XB[triplets[:, 0]] - XB[triplets[:, 2]]) ** 2)
+    for s, batch in enumerate(batches):
+        rows = Z[batch]
+        g = rows[1.0 + rows @ w > 0].sum(axis=0) / batches.shape[1]
+        it = start + s
+        avg_grad[:] = (it * avg_grad + g) / (it + 1)
+        ada_grad[:] = np.sqrt(ada_grad**2 + g**2)
+        w[:] = (it + 1) * np.maximum(-(avg_grad + beta), 0.0) / (gamma * (delta + ada_grad))
+
+
+def triplet_hinge_twin(Z, triplets):
+    slack = 1.0 + (((Z[triplets[:, 0]] - Z[triplets[:, 1]]) ** 2).sum(axis=1)
+                   - ((Z[triplets[:, 0]] - Z[triplets[:, 2]]) ** 2).sum(axis=1))
+    return np.maximum(slack, 0.0).mean(), int((slack > 0).sum())
+
+
+def _rda_input(rng, n_steps):
+    K = 7
+    return (rng.normal(size=(30, K)), rng.integers(30, size=(50, 3)).astype(np.intp),
+            rng.integers(50, size=(n_steps, 5)).astype(np.intp), 3, rng.uniform(0, 0.1, K),
+            rng.normal(size=K) * 0.1, rng.uniform(0, 1, K), 1e-3, 5e-3, 1e-3)
 
 
 def search_twin(cost, weight, order, comp_ptr, indptr, indices, max_steps, interchangeable):
@@ -587,6 +625,15 @@ TWINS = [
     Twin(("lmnn_incremental.movement",), klm.movement,
          lambda Z, Z0, s: np.linalg.norm(Z - s * Z0, axis=1),
          lambda rng: (*rng.standard_normal((2, 30, 5)), 0.7), rtol=1e-14),
+    Twin(("lsml.residual_terms",), kls.residual_terms, residual_terms_twin,
+         lambda rng, n: ((rng.uniform(0, 2, n) ** 2), np.r_[rng.uniform(0, 2, n - 1) ** 2, 0.0],
+                         rng.uniform(0.1, 1.0, n), np.zeros(n), np.zeros(n)),
+         _grid(n=[1, 9, 200]), inout=(3, 4), out=lambda r, a: (r, a[3], a[4])),
+    Twin(("scml.rda_steps",), ksc.rda_steps, rda_steps_twin, _rda_input,
+         _grid(n_steps=[1, 40]), inout=(4, 5, 6), out=lambda r, a: (a[4], a[5], a[6]),
+         repeat=2, rtol=1e-10),
+    Twin(("scml.triplet_hinge",), ksc.triplet_hinge, triplet_hinge_twin,
+         lambda rng: (rng.normal(size=(30, 4)), rng.integers(30, size=(80, 3)).astype(np.intp))),
     Twin(("cluster.search_components",), kc.search_components, search_twin,
          lambda rng, interchangeable, max_steps, seed: (
              *_components(rng, interchangeable), np.full(20, max_steps, dtype=np.intp),

@@ -36,6 +36,7 @@ BOOL = "an instance of 'bool' or an instance of 'numpy.bool'"
 NDARRAY = " or an instance of 'numpy.ndarray'"
 DEPRECATED = "a str among {'deprecated'} or "  # metric-learn's old names
 SGD = ("SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner")
+SCML = ("SCML", "SCML_Supervised")
 
 # parameter -> [(an invalid value, what the error says the parameter must
 # be)]; where classes differ, a dict from class names to that description
@@ -58,7 +59,8 @@ INVALID = {
     "diagonal": [("yes", BOOL)],
     "diagonal_c": [(0.0, FLOAT_POS)],
     "n_constraints": [(0, INT_1_NONE)],
-    "gamma": [(0.0, "a float in the range (0.0, inf]"), (-1.0, "a float in the range (0.0, inf]")],
+    "gamma": [(0.0, {SCML: FLOAT_POS, "*": "a float in the range (0.0, inf]"}),
+              (-1.0, {SCML: FLOAT_POS, "*": "a float in the range (0.0, inf]"})],
     "n_neighbors": [(0, INT_1)],
     "min_iter": [(-1, INT_0)],
     "learn_rate": [(0.0, DEPRECATED + FLOAT_POS)],
@@ -94,6 +96,18 @@ INVALID = {
     "keep_dissimilar_apart": [("yes", BOOL)],
     "normalize": [("yes", BOOL + " or a str among {'auto'}")],
     "solver": [("newton", "a str among {'bregman', 'dual'}")],
+    # LSML, SDML, SCML
+    "weights": [("heavy", "an array-like or None")],
+    "balance_param": [(-1.0, "a str among {'auto'} or " + FLOAT_0)],
+    "sparsity_param": [(-1.0, FLOAT_0)],
+    "beta": [(-1.0, FLOAT_0)],
+    "basis": [("pca", {("SCML",): "a str among {'triplet_diffs'} or an array-like",
+                       ("SCML_Supervised",): "a str among {'lda', 'triplet_diffs'} or an "
+                                             "array-like"})],
+    "n_basis": [(0, INT_1_NONE)],
+    "output_iter": [(0, INT_1)],
+    "k_genuine": [(0, INT_1)],
+    "k_impostor": [(0, INT_1)],
 }
 
 

@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from support import all_specs, training_input
+from support import ALL_SPECS, spec_id, training_input
 
 import metriclearn
 import metriclearn._progress as progress_module
@@ -18,7 +18,19 @@ from metriclearn import config_context, get_config, set_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-_UNITS = r"(iterations|sweeps|epochs)"
+_UNITS = r"(iterations|sweeps|epochs|steps)"
+
+# the learners with a verbose parameter, and those among them with a limit
+# on their iterations (the others report a start and a closing line)
+VERBOSE = [s for s in ALL_SPECS if "verbose" in s.make().get_params()]
+ITERATIVE = [s for s in VERBOSE if "max_iter" in s.make().get_params()]
+verbose_specs = pytest.mark.parametrize("spec", VERBOSE, ids=spec_id)
+iterative_specs = pytest.mark.parametrize("spec", ITERATIVE, ids=spec_id)
+
+
+def test_every_iterative_learner_reports():
+    assert {s.name for s in VERBOSE} >= {"MMC", "ITML", "LMNN", "SGDMetricLearner"}
+    assert len(ITERATIVE) >= len(VERBOSE) - 2  # SDML's graphical lasso has no max_iter
 
 
 def _fit_lines(spec, toy, capsys, **params):
@@ -28,19 +40,20 @@ def _fit_lines(spec, toy, capsys, **params):
     return est, out.splitlines(), err
 
 
-@all_specs
+@verbose_specs
 def test_silent_by_default(spec, toy, capsys):
     _, lines, err = _fit_lines(spec, toy, capsys)
     assert lines == [] and err == ""
 
 
-@all_specs
+@verbose_specs
 def test_level_1_prints_a_start_and_a_closing_line(spec, toy, capsys):
     est, lines, _ = _fit_lines(spec, toy, capsys, verbose=1)
     name = re.escape(spec.name)
     assert len(lines) == 2, lines
-    assert re.fullmatch(rf"\[{name}\] fitting [\d,]+ (points|pairs|triplets) of 3 features: "
-                        rf"up to [\d,]+ {_UNITS}", lines[0]), lines[0]
+    limit = rf": up to [\d,]+ {_UNITS}" if spec in ITERATIVE else ""
+    assert re.fullmatch(rf"\[{name}\] fitting [\d,]+ (points|pairs|triplets|quadruplets) "
+                        rf"of 3 features{limit}", lines[0]), lines[0]
     state = "converged" if est.converged_ else "stopped at max_iter"
     assert re.fullmatch(rf"\[{name}\] {state} after {est.n_iter_:,} {_UNITS} in "
                         r"[\d.]+ s", lines[1]), lines[1]
@@ -48,18 +61,20 @@ def test_level_1_prints_a_start_and_a_closing_line(spec, toy, capsys):
     assert _fit_lines(spec, toy, capsys, verbose=True)[1][0] == lines[0]
 
 
-@all_specs
+@iterative_specs
 def test_level_3_prints_every_iteration(spec, toy, capsys):
     est, lines, _ = _fit_lines(spec, toy, capsys, verbose=3)
-    body = lines[1:-1]
-    # LMNN also reports its starting point (iteration 0)
+    # SCML evaluates its whole objective every output_iter steps
+    every = spec.make().get_params().get("output_iter", 1)
+    want = list(range(every, est.n_iter_ + 1, every))
+    want += [est.n_iter_] if est.n_iter_ % every else []
+    # LMNN and LSML also report their starting point (iteration 0)
     numbers = [int(re.match(rf"\[{re.escape(spec.name)}\] \w+ +(\d+)  ", line).group(1))
-               for line in body]
-    assert numbers[-est.n_iter_:] == list(range(1, est.n_iter_ + 1))
-    assert len(body) - est.n_iter_ in (0, 1)
+               for line in lines[1:-1]]
+    assert numbers in (want, [0] + want), numbers
 
 
-@all_specs
+@iterative_specs
 def test_level_2_prints_at_most_every_interval_with_the_time_left(spec, toy, capsys,
                                                                   monkeypatch):
     # the interval of the periodic lines: none between two lines when it is

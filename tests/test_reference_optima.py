@@ -132,3 +132,69 @@ def test_lmnn_hinge_reaches_the_optimum(rho):
     # optimum rather than on it
     assert value == pytest.approx(ref_value, rel=1e-3)
     assert value >= ref_value * (1 - 1e-6)
+
+
+# ------------------------------------------------------------- LSML, SDML
+
+
+def _lsml_problem(name, n):
+    from metriclearn import Constraints
+
+    X, y = {"iris": load_iris, "wine": load_wine}[name](return_X_y=True)
+    X = X[:, :4] if name == "wine" else X
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return X[Constraints(y).quadruplets(n, random_state=0)]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("name", "n"), [("iris", 30), ("wine", 25)])
+def test_lsml_reaches_the_optimum(name, n, weighted):
+    from metriclearn import LSML
+    from metriclearn._reference import lsml_reference
+    from metriclearn.objectives import lsml_objective
+
+    q = _lsml_problem(name, n)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, n) if weighted else None
+    ref_value, ref_M = lsml_reference(q, w)
+    assert lsml_objective(ref_M, q, w) == pytest.approx(ref_value, rel=REF_RTOL)
+    lsml = LSML(tol=1e-8).fit(q, w)
+    assert lsml.converged_
+    value = lsml_objective(lsml.get_mahalanobis_matrix(), q, w)
+    assert value <= ref_value + REF_RTOL * abs(ref_value)
+    assert value == pytest.approx(ref_value, rel=REF_RTOL)
+
+
+@pytest.mark.parametrize("prior", ["identity", "diagonal"])
+def test_lsml_with_a_prior_reaches_the_optimum(prior):
+    from metriclearn import LSML
+    from metriclearn._reference import lsml_reference
+    from metriclearn.objectives import lsml_objective
+
+    q = _lsml_problem("iris", 30)
+    P = np.eye(4) if prior == "identity" else np.diag([2.0, 0.5, 1.0, 3.0])
+    ref_value, _ = lsml_reference(q, prior=P)
+    lsml = LSML(prior=P, tol=1e-8).fit(q)
+    assert lsml_objective(lsml.get_mahalanobis_matrix(), q, prior=P) == pytest.approx(
+        ref_value, rel=REF_RTOL)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.01, 0.1])
+@pytest.mark.parametrize("name", ["toy", "iris"])
+def test_sdml_reaches_the_optimum(name, sparsity):
+    from metriclearn import SDML
+    from metriclearn._reference import sdml_reference
+    from metriclearn.objectives import sdml_objective
+
+    if name == "toy":
+        X, y = make_xing_toy(60, 3, random_state=0)
+    else:
+        X, y = load_iris(return_X_y=True)
+    pairs, yp = _pairs(X, y, 30)
+    sdml = SDML(sparsity_param=sparsity).fit(pairs, yp)
+    eta = sdml.balance_param_
+    ref_value, ref_M = sdml_reference(pairs, yp, eta, sparsity)
+    value = sdml_objective(sdml.get_mahalanobis_matrix(), pairs, yp, balance_param=eta,
+                           sparsity_param=sparsity)
+    # scikit-learn's graphical lasso stops at its default tolerance (1e-4 on
+    # the duality gap)
+    assert value == pytest.approx(ref_value, rel=1e-4)
