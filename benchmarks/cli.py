@@ -15,7 +15,8 @@ SUITES = {
     "scaling": "fit time and peak RSS against n_samples, n_features and constraints, "
                "with exponents and plots",
     "sgd": "SGD kernel throughput, 10 million pairs, Dask, and the objectives side by side",
-    "itml": "ITML's sweep rate against the constraints and d, and its ceiling on digits",
+    "itml": "ITML's solver against metric-learn's sweeps (time to objective), both "
+            "libraries' defaults, and the sweep's rate and ceiling",
     "parity": "LSML, SDML and SCML (the _Supervised twins) against metric-learn 0.7.0: "
               "fit time and 3-NN accuracy over splits",
     "report": "every suite, then the docs page, README's table and the plots",
@@ -82,11 +83,24 @@ def _sgd(p):
                    help="timed fits per learner in the objectives table (3)")
 
 
+ITML_PARTS = ("solver", "defaults", "knn", "rates", "ceiling")
+
+
 def _itml(p):
+    p.add_argument("--parts", nargs="+", choices=ITML_PARTS,
+                   default=["solver", "defaults", "rates", "ceiling"],
+                   help="what to measure (all but knn)")
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    p.add_argument("--anchor-repeats", type=int, default=3,
+                   help="metric-learn fits per data set (3; 1 when a fit takes over 1 s)")
+    p.add_argument("--knn-splits", type=int, default=0,
+                   help="splits of the k-NN table (0: no table; the user guide's has 10)")
     p.add_argument("--settle", type=int, default=300, help="sweeps before timing (300)")
     p.add_argument("--sweeps", type=int, default=100, help="timed sweeps (100)")
     p.add_argument("--anchor-sweeps", type=int, default=50, help="metric-learn sweeps (50)")
     _scaling(p, learners=False)
+    # metric-learn's ITML_Supervised takes 35-45 s on digits
+    p.set_defaults(fit_timeout=150.0)
 
 
 def _report(p):
@@ -145,6 +159,7 @@ def _quick(args):
         args.datasets, args.repeats, args.anchor_repeats, args.splits = ["iris"], 1, 1, 1
     elif s == "itml":
         args.settle, args.sweeps, args.anchor_sweeps = 30, 10, 5
+        args.datasets, args.anchor_repeats = ["iris"], 1
     if s in ("scaling", "itml"):
         args.repeats = 1
 

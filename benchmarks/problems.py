@@ -48,15 +48,15 @@ def _load(name):
     return getattr(datasets, f"load_{name}")(return_X_y=True)
 
 
-def split(name, standardise=False):
+def split(name, standardise=False, seed=SEED):
     """``iris``, ``wine``, ``breast_cancer``, ``digits``, ``synthetic`` or ``large``, split
-    (and standardised on its training part when ``standardise``)."""
+    with ``seed`` (and standardised on its training part when ``standardise``)."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     X, y = _load(name)
     parts = train_test_split(np.asarray(X, dtype=np.float64), y, test_size=TEST_SIZE,
-                             stratify=y, random_state=SEED)
+                             stratify=y, random_state=seed)
     X_train, X_test, y_train, y_test = parts
     if standardise:
         scaler = StandardScaler().fit(X_train)

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._compat import Interval, StrOptions, _fit_context
+from ._itml_solver import dual_certificate, dual_solve
 from ._kernels.itml import bregman_solve
 from ._linalg import components_from_metric, initial_metric, logdet
 from ._progress import current
@@ -56,36 +57,66 @@ def _check_prior(M0, name="prior"):
 # --------------------------------------------------------------------------
 
 
-def _sweep_constraints(tuples, bounds):
-    """The sweep's constraints from validated pairs
-    (:class:`~metriclearn._validation.Tuples`) and ``bounds = [u, l]``.
-
-    Returns ``V`` (the differences, C-contiguous), ``delta`` (+1.0 for an
-    upper bound, -1.0 for a lower one) and ``xi0`` (the bounds), with similar
-    pairs first, then dissimilar ones, each in the given order; pairs of
-    identical points constrain nothing and are left out.
+def _constraints(tuples):
+    """The constraints from validated pairs
+    (:class:`~metriclearn._validation.Tuples`): ``V`` (the differences,
+    C-contiguous) and ``delta`` (+1.0 for an upper bound, -1.0 for a lower
+    one), similar pairs first, then dissimilar ones, each in the given order;
+    pairs of identical points constrain nothing and are left out.
     """
     V, y = tuples.differences(), tuples.y
     keep = np.any(V != 0.0, axis=1)
     order = np.concatenate([np.flatnonzero(keep & (y == 1)),
                             np.flatnonzero(keep & (y == -1))])
-    V = np.ascontiguousarray(V[order])
-    delta = np.where(y[order] == 1, 1.0, -1.0)
-    xi0 = np.where(delta > 0, bounds[0], bounds[1]).astype(np.float64)
-    return V, delta, xi0
+    return np.ascontiguousarray(V[order]), np.where(y[order] == 1, 1.0, -1.0)
 
 
-def _solve(V, delta, M0, xi0, gamma, max_iter, tol):
-    """Cyclic Bregman projections until the dual variables settle.
+# prior='auto': feature variances below this fraction of their median count
+# as this fraction, so that nearly constant features are not blown up
+_VARIANCE_FLOOR = 0.1
+
+
+def _separation(sq, delta):
+    """The ROC AUC of squared distances ``sq`` as a score of dissimilarity:
+    the chance that a dissimilar pair is farther than a similar one (ties
+    count one half)."""
+    similar = np.sort(sq[delta > 0])
+    dissimilar = sq[delta < 0]
+    below = np.searchsorted(similar, dissimilar, side="left")
+    tied = np.searchsorted(similar, dissimilar, side="right") - below
+    return (below.sum() + 0.5 * tied.sum()) / (similar.shape[0] * dissimilar.shape[0])
+
+
+def _auto_prior(points, V, delta):
+    """``prior='auto'``: the identity, or ``diag(1 / var)`` (the identity in
+    standardised units, each variance floored at ``_VARIANCE_FLOOR`` times
+    their median) when the pairs are better told apart under it."""
+    d = V.shape[1]
+    var = points.var(axis=0)
+    positive = var > 0.0
+    if not positive.any() or np.all(delta > 0) or np.all(delta < 0):
+        return np.eye(d)
+    median = np.median(var[positive])
+    scale = 1.0 / np.where(positive, np.maximum(var, _VARIANCE_FLOOR * median), median)
+    V2 = V * V
+    if _separation(V2 @ scale, delta) > _separation(V2.sum(axis=1), delta):
+        return np.diag(scale)
+    return np.eye(d)
+
+
+def _solve(V, delta, M0, xi0, gamma, max_iter, tol, lam=None):
+    """Cyclic Bregman projections (``solver='bregman'``) until the dual
+    variables settle.
 
     The sweeps run in compiled code (:func:`bregman_solve`), all at once, or
     one call per sweep when the fit's progress report has lines for them
-    (``verbose >= 2``); both give the same result.
+    (``verbose >= 2``); both give the same result. ``lam``, when given
+    (zeros of shape ``(m,)``), receives the dual variables.
 
     Returns ``M, xi, history, n_iter, converged``.
     """
     M = np.array(M0, dtype=np.float64, order="C")
-    lam = np.zeros(V.shape[0])
+    lam = np.zeros(V.shape[0]) if lam is None else lam
     xi = xi0.copy()
     M0_inv = np.ascontiguousarray(np.linalg.inv(M0))
     logdet0 = logdet(M0, "prior")
@@ -119,7 +150,8 @@ class _BaseITML(BaseMetricLearner):
         "gamma": [Interval(Real, 0, np.inf, closed="right")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "prior": [StrOptions({"identity", "covariance", "random"}), "array-like"],
+        "prior": [StrOptions({"auto", "identity", "covariance", "random"}), "array-like"],
+        "solver": [StrOptions({"dual", "bregman"})],
         "verbose": ["verbose"],
         "preprocessor": [None, callable, "array-like"],
         "random_state": ["random_state"],
@@ -128,20 +160,26 @@ class _BaseITML(BaseMetricLearner):
     }
     _renamed_parameters = {"convergence_threshold": "tol"}
 
-    def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, prior="identity",
-                 verbose=False, preprocessor=None, random_state=None,
+    def __init__(self, *, gamma=0.2, max_iter=1000, tol=1e-9, prior="auto",
+                 solver="dual", verbose=False, preprocessor=None, random_state=None,
                  n_components=None, convergence_threshold=UNSET):
         self.gamma = gamma
         self.max_iter = max_iter
         self.tol = tol
         self.prior = prior
+        self.solver = solver
         self.verbose = verbose
         self.preprocessor = preprocessor
         self.random_state = random_state
         self.n_components = n_components
         self.convergence_threshold = convergence_threshold
 
-    _iteration_unit = "sweeps"
+    @property
+    def _iteration_unit(self):
+        """What ``max_iter`` counts: iterations of the dual solver (each one
+        quasi-Newton step: two products of the constraints' ``(m, d)``
+        matrix with a ``d x d`` one), or sweeps of Bregman projections."""
+        return "sweeps" if self.solver == "bregman" else "iterations"
 
     def _check_fit_params(self, bounds=None):
         if bounds is not None:
@@ -151,17 +189,33 @@ class _BaseITML(BaseMetricLearner):
         """Learn M from validated pairs (:class:`~metriclearn._validation.Tuples`)."""
         d = tuples.n_features
         points = self._prior_points(tuples)
-        M0 = initial_metric(self.prior, points, d, rng, name="prior")
+        V, delta = _constraints(tuples)
+        if isinstance(self.prior, str) and self.prior == "auto":
+            M0 = _auto_prior(points, V, delta)
+        else:
+            M0 = initial_metric(self.prior, points, d, rng, name="prior")
         _check_prior(M0)
         if bounds is None:
             bounds = itml_default_bounds(points, M0, rng)
         else:
             bounds = _check_bounds(bounds)
-        V, delta, xi0 = _sweep_constraints(tuples, bounds)
-        M, _, history, n_iter, converged = _solve(
-            V, delta, M0, xi0, float(self.gamma), self.max_iter, self._param("tol"))
+        xi0 = np.where(delta > 0, bounds[0], bounds[1])
+        gamma, tol = float(self.gamma), self._param("tol")
+        warnings = []
+        if V.shape[0] == 0:  # only pairs of identical points: nothing to learn
+            M, history, n_iter, converged, certificate = M0.copy(), [0.0], 0, True, 0.0
+        elif self.solver == "bregman":
+            lam = np.zeros(V.shape[0])
+            M, _, history, n_iter, converged = _solve(
+                V, delta, M0, xi0, gamma, self.max_iter, tol, lam=lam)
+            certificate, _ = dual_certificate(V, delta, xi0, M0, gamma, lam)
+        else:
+            M, history, n_iter, converged, certificate, warnings = dual_solve(
+                V, delta, xi0, M0, gamma, self.max_iter, tol)
         return FitResult(components_from_metric(M, n_components=self.n_components), n_iter,
-                         converged, history, {"bounds_": bounds, "prior_": M0})
+                         converged, history,
+                         {"bounds_": bounds, "prior_": M0, "certificate_": certificate},
+                         warnings=warnings)
 
 
 class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
@@ -191,36 +245,53 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     - :math:`\xi_0` is ``u`` for a similar pair and ``l`` for a dissimilar
       one (``bounds_``); :math:`\gamma` is ``gamma``.
 
-    The problem is convex. It is solved by cyclic Bregman projections [1]_
-    (their Algorithm 1): each sweep visits every constraint, similar pairs
-    first, and projects onto it with a rank-one update
-    :math:`M \leftarrow M + \beta\, M v v^T M` in O(d^2) operations, keeping
-    a non-negative dual variable per constraint so that earlier projections
-    can be undone. ``M`` stays symmetric positive definite throughout. The
-    sweep runs in compiled code. Pairs of identical points constrain nothing
-    and are skipped.
+    The problem is convex. By default (``solver='dual'``) it is solved
+    through its dual, one multiplier :math:`\lambda_i \ge 0` per constraint:
+    :math:`M(\lambda) = (M_0^{-1} + \sum_i \delta_i \lambda_i v_i v_i^T)^{-1}`
+    (:math:`\delta_i = \pm 1`, :math:`v_i = x - x'`), the slacks have a closed
+    form in :math:`\lambda`, and the concave dual
+    :math:`\log\det(M_0 M(\lambda)^{-1}) + \gamma \sum_i
+    \log(1 - \delta_i \lambda_i \xi_{0,i} / \gamma)` is maximised by a
+    projected L-BFGS with an exact line search [2]_, started from 8 sweeps of
+    the paper's Bregman projections [1]_. Its gradient, the constraints'
+    violations :math:`\delta_i (v_i^T M(\lambda) v_i - \xi_i)`, costs two
+    matrix products per iteration. Every :math:`M(\lambda)` is feasible with
+    its best slacks, so the duality gap bounds the distance to the optimum:
+    the solver stops when it falls below ``tol`` (relative), and reports it
+    as ``certificate_``. ``solver='bregman'`` runs the paper's cyclic Bregman
+    projections instead. Pairs of identical points constrain nothing and are
+    skipped. See the :ref:`User Guide <itml>` for the derivation.
 
     Parameters
     ----------
-    gamma : float, default=1.0
+    gamma : float, default=0.2
         Weight of the slack divergence: the larger, the closer the
-        constraints are enforced (``np.inf`` makes them hard).
+        constraints are enforced (``np.inf`` makes them hard, and a
+        ``ValueError`` says so when no metric meets them all).
+        metric-learn's default is 1.0; with the default prior, 0.2 gave
+        k-NN accuracies at least metric-learn's defaults' on raw and
+        standardised data, where 1.0 lost on standardised digits (see Notes).
     max_iter : int, default=1000
-        Maximum number of sweeps over the constraints.
-    tol : float, default=1e-3
-        Stop when the dual variables changed by less than ``tol`` over a
-        sweep, relative to their sum (``sum |lam - lam_old| / sum lam``), or
-        when no projection changed ``M``.
-    prior : {'identity', 'covariance', 'random'} or array-like, default='identity'
+        Maximum number of iterations: quasi-Newton iterations of the dual
+        solver, or sweeps over the constraints (``solver='bregman'``).
+    tol : float, default=1e-9
+        ``solver='dual'``: stop when the relative duality gap
+        ``certificate_`` is at most ``tol`` (the objective is then within
+        that fraction of the optimum). ``'bregman'``: stop when the dual
+        variables changed by less than ``tol`` over a sweep, relative to
+        their sum, or when no projection changed ``M``; metric-learn's
+        default, 1e-3, is this rule (the sweeps rarely reach 1e-9 within
+        1000 sweeps, and warn).
+    prior : {'auto', 'identity', 'covariance', 'random'} or array-like, default='auto'
         The prior ``M0``: the identity, the inverse covariance of the points
         in ``pairs``, a random SPD matrix, or a positive definite array of
-        shape ``(n_features, n_features)``. It must be positive definite.
-    verbose : int or bool, default=False
-        What the fit prints, the same in every learner: 0 nothing; 1 a start
-        line (the problem's size) and a closing line (time, sweeps run,
-        convergence); 2 also a line every few seconds with the objective and an
-        estimate of the time left; 3 a line every sweep (objective, dual
-        change). A progress bar instead: :func:`metriclearn.set_config`.
+        shape ``(n_features, n_features)``. ``'auto'`` picks the identity or
+        the inverse feature variances (see Notes).
+    solver : {'dual', 'bregman'}, default='dual'
+        The dual solver, or the cyclic Bregman projections of the paper
+        (Algorithm 1; metric-learn's solver, many times slower to converge).
+    verbose : bool or int, default=False
+        Print the objective and the gap after each iteration (sweep).
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``pairs`` be given as ``(n_pairs, 2)`` integer indices: rows of
         this array, or the points a callable returns for an array of indices.
@@ -244,11 +315,19 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     bounds_ : ndarray of shape (2,)
         ``[u, l]``, the bounds on squared distances that were used.
     prior_ : ndarray of shape (n_features, n_features)
-        The prior matrix ``M0``.
+        The prior matrix ``M0`` that was used.
     n_iter_ : int
-        Number of sweeps run.
+        Iterations run: quasi-Newton iterations (each two products of the
+        ``(n_pairs, n_features)`` constraint matrix with a square one), or
+        sweeps (``solver='bregman'``).
     objective_history_ : ndarray
-        The objective after each sweep.
+        The objective (with the best slacks) at the solver's starting point
+        and after each iteration (``solver='dual'``), or after each sweep.
+    certificate_ : float
+        The relative duality gap ``(P(M) - g(lambda)) / max(|P(M)|, 1)`` at
+        the end: the objective at the learned metric exceeds the optimum by
+        at most this fraction (0 at the exact optimum). With ``gamma=inf``,
+        the larger of that and the largest relative violation of a bound.
     converged_ : bool
         Whether ``tol`` was reached before ``max_iter``.
     threshold_ : float
@@ -267,30 +346,49 @@ class ITML(TupleLearnerMixin, PairsClassifierMixin, _BaseITML):
     **Default bounds.** Without ``bounds``, ``u`` and ``l`` are the 5th and
     95th percentiles of the *squared* distances under the prior between
     distinct points of the input, as the paper defines them (the constraints
-    are on squared distances). They are computed over every pair of distinct
-    points when there are at most 100,000 pairs, and over 100,000 pairs drawn
-    with ``random_state`` otherwise. metric-learn 0.7.0 instead takes the
-    percentiles of *non-squared* Euclidean distances from a dense
-    ``n x n`` matrix (including its zero diagonal) and uses them as bounds on
-    squared distances, which sets much looser bounds for data at a scale
-    above 1 and much tighter ones below. Pass
-    ``bounds=[u, l]`` to reproduce any other choice.
+    are on squared distances): over every pair of distinct points when there
+    are at most 100,000 pairs, over 100,000 pairs drawn with
+    ``random_state`` otherwise. metric-learn 0.7.0 uses percentiles of
+    *non-squared* Euclidean distances as bounds on squared distances.
+    Pass ``bounds=[u, l]`` to reproduce any other choice.
+
+    **Defaults robust to feature units.** With the identity prior and
+    ``gamma=1`` (the paper's and metric-learn's defaults), a feature in
+    large units dominates the prior and the learned metric stays close to
+    it (on raw wine, 3-NN accuracy 0.90 against metric-learn's 0.97).
+    ``prior='auto'`` takes, of the identity and ``diag(1 / var)`` (the
+    identity in standardised units, each variance floored at a tenth of
+    their median so that nearly constant features are not blown up), the
+    one under which the training pairs are better told apart (the ROC AUC
+    of similar against dissimilar pairs by squared distance). With it and
+    ``gamma=0.2``, the mean 3-NN and 4-NN test accuracy of
+    :class:`ITML_Supervised` on raw and standardised iris, wine,
+    breast_cancer and digits was, over 45 splits (8 of digits), above
+    metric-learn's defaults' or below by at most 0.21 points, within a
+    standard error (the user guide has the tables).
 
     References
     ----------
     .. [1] J. V. Davis, B. Kulis, P. Jain, S. Sra, I. S. Dhillon.
            "Information-theoretic metric learning". ICML 2007.
+    .. [2] D. P. Bertsekas. "Projected Newton methods for optimization
+           problems with simple constraints". SIAM J. Control Optim., 1982.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from metriclearn import ITML
-    >>> pairs = np.array([[[1.2, 7.5], [1.3, 1.5]], [[6.4, 2.6], [6.2, 9.7]],
-    ...                   [[1.3, 4.5], [3.2, 4.6]], [[6.2, 5.5], [5.4, 5.4]]])
-    >>> y = np.array([1, 1, -1, -1])
-    >>> itml = ITML(gamma=10.0).fit(pairs, y)  # gamma=1 gives up one pair of the four
-    >>> itml.predict(pairs).tolist()
-    [1, 1, -1, -1]
+    Two classes apart along the second axis, with a larger spread along the
+    others; pairs of points given as indices into ``X``:
+
+    >>> from metriclearn import ITML, Constraints
+    >>> from metriclearn.datasets import make_xing_toy
+    >>> X, labels = make_xing_toy(60, 2, "y", random_state=0)
+    >>> pairs, y = Constraints(labels).pairs(40, random_state=0)
+    >>> itml = ITML(preprocessor=X).fit(pairs, y)
+    >>> itml.score(pairs, y)
+    1.0
+    >>> M = itml.get_mahalanobis_matrix()
+    >>> bool(M[1, 1] > 10 * max(M[0, 0], M[2, 2]))
+    True
     """
 
     _supervised_twin = "ITML_Supervised"
@@ -340,25 +438,25 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
 
     Parameters
     ----------
-    gamma : float, default=1.0
-        Weight of the slack divergence (``np.inf``: hard constraints).
+    gamma : float, default=0.2
+        Weight of the slack divergence (``np.inf``: hard constraints);
+        metric-learn's default is 1.0 (see :class:`ITML`).
     max_iter : int, default=1000
-        Maximum number of sweeps over the constraints.
-    tol : float, default=1e-3
-        Tolerance on the relative change of the dual variables (see
-        :class:`ITML`).
+        Maximum number of iterations (sweeps with ``solver='bregman'``).
+    tol : float, default=1e-9
+        Tolerance on the relative duality gap, or on the relative change of
+        the dual variables with ``solver='bregman'`` (see :class:`ITML`).
     n_constraints : int, default=None
         Number of similar and of dissimilar pairs to draw; ``None`` means
         ``20 * n_classes**2``.
-    prior : {'identity', 'covariance', 'random'} or array-like, default='identity'
+    prior : {'auto', 'identity', 'covariance', 'random'} or array-like, default='auto'
         The prior ``M0`` (see :class:`ITML`); 'covariance' is the inverse
-        covariance of ``X``.
-    verbose : int or bool, default=False
-        What the fit prints, the same in every learner: 0 nothing; 1 a start
-        line (the problem's size) and a closing line (time, sweeps run,
-        convergence); 2 also a line every few seconds with the objective and an
-        estimate of the time left; 3 a line every sweep. A progress bar
-        instead: :func:`metriclearn.set_config`.
+        covariance of ``X``, 'auto' the identity or the inverse variances of
+        the features of ``X``, whichever tells the drawn pairs apart better.
+    solver : {'dual', 'bregman'}, default='dual'
+        The dual solver or the paper's Bregman projections (see :class:`ITML`).
+    verbose : bool or int, default=False
+        Print progress after each iteration (sweep).
     preprocessor : array-like of shape (n_samples, n_features) or callable, default=None
         Lets ``X`` be given as a 1-D array of indices.
     random_state : int, RandomState instance or None, default=None
@@ -384,11 +482,13 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     bounds_ : ndarray of shape (2,)
         ``[u, l]``, the bounds on squared distances that were used.
     prior_ : ndarray of shape (n_features, n_features)
-        The prior matrix ``M0``.
+        The prior matrix ``M0`` that was used.
     n_iter_ : int
-        Number of sweeps run.
+        Iterations (sweeps with ``solver='bregman'``) run.
     objective_history_ : ndarray
-        The objective after each sweep.
+        The objective along the way (see :class:`ITML`).
+    certificate_ : float
+        The relative duality gap at the end (see :class:`ITML`).
     converged_ : bool
         Whether ``tol`` was reached before ``max_iter``.
     n_features_in_ : int
@@ -400,7 +500,8 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     -----
     Without ``bounds``, ``u`` and ``l`` are the 5th and 95th percentiles of
     squared distances under the prior between distinct points of ``X`` (see
-    :class:`ITML`, which takes them from the points of its pairs).
+    :class:`ITML`, which takes them from the points of its pairs, for these
+    and for the defaults of ``prior`` and ``gamma``).
 
     Examples
     --------
@@ -421,12 +522,13 @@ class ITML_Supervised(SupervisedLearnerMixin, _BaseITML):
     }
     _renamed_parameters = {**_BaseITML._renamed_parameters, "num_constraints": "n_constraints"}
 
-    def __init__(self, *, gamma=1.0, max_iter=1000, tol=1e-3, n_constraints=None,
-                 prior="identity", verbose=False, preprocessor=None, random_state=None,
-                 n_components=None, num_constraints=UNSET, convergence_threshold=UNSET):
+    def __init__(self, *, gamma=0.2, max_iter=1000, tol=1e-9, n_constraints=None,
+                 prior="auto", solver="dual", verbose=False, preprocessor=None,
+                 random_state=None, n_components=None, num_constraints=UNSET,
+                 convergence_threshold=UNSET):
         super().__init__(
-            gamma=gamma, max_iter=max_iter, tol=tol, prior=prior, verbose=verbose,
-            preprocessor=preprocessor, random_state=random_state,
+            gamma=gamma, max_iter=max_iter, tol=tol, prior=prior, solver=solver,
+            verbose=verbose, preprocessor=preprocessor, random_state=random_state,
             n_components=n_components, convergence_threshold=convergence_threshold,
         )
         self.n_constraints = n_constraints

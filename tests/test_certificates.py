@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
-from metriclearn import MMC, Constraints
-from metriclearn.objectives import mmc_diagonal_objective, mmc_objective
+from metriclearn import ITML, MMC, Constraints
+from metriclearn.objectives import itml_pairs_objective, mmc_diagonal_objective, mmc_objective
 
 pytest.importorskip("cvxpy")
-from metriclearn._reference import mmc_diagonal_reference, mmc_full_reference
+from metriclearn._reference import itml_reference, mmc_diagonal_reference, mmc_full_reference
 
 pytestmark = pytest.mark.reference
 
@@ -47,6 +47,23 @@ def test_diagonal_mmc_certificate_bounds_the_gap_to_the_optimum(name, seed):
     # h - h* = log(g* / g) for the scale-free form the certificate bounds
     assert h - h_star <= np.log1p(model.certificate_) + 1e-7
     assert 0 <= model.certificate_ < 1e-2
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-9])
+@pytest.mark.parametrize("solver", ["dual", "bregman"])
+@pytest.mark.parametrize("name", ["iris", "wine"])
+def test_itml_certificate_bounds_the_gap_to_the_optimum(name, solver, tol):
+    pairs, y = _pairs(name, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sweeps may stop at max_iter
+        model = ITML(solver=solver, tol=tol, max_iter=50).fit(pairs, y)
+    optimum, _ = itml_reference(pairs, y, model.bounds_, model.prior_, model.gamma)
+    value = itml_pairs_objective(model.get_mahalanobis_matrix(), pairs, y, model.bounds_,
+                                 model.prior_, model.gamma)
+    # P(M) - P* <= certificate_ * max(|P(M)|, 1), up to the reference's accuracy
+    assert value - optimum <= model.certificate_ * max(abs(value), 1.0) + 1e-7 * abs(optimum)
+    if solver == "dual":
+        assert model.converged_ and model.certificate_ <= tol
 
 
 def test_certificate_shrinks_with_the_tolerance():

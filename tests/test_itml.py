@@ -80,7 +80,7 @@ def test_large_gamma_satisfies_the_bounds():
     sq0 = ((pairs[:, 0] - pairs[:, 1]) ** 2).sum(axis=1)
     # feasible bounds that the prior (identity) violates on both sides
     bounds = [np.max(sq0[y == 1]) * 0.7, np.min(sq0[y == -1]) * 1.5]
-    model = ITML(gamma=1e6, tol=1e-10, max_iter=50000).fit(pairs, y, bounds=bounds)
+    model = ITML(gamma=1e6, tol=1e-10, prior="identity").fit(pairs, y, bounds=bounds)
     assert model.converged_
     u, l = model.bounds_
     sq = model.pair_distance(pairs) ** 2
@@ -94,7 +94,7 @@ def test_objective_function_matches_history():
     with pytest.warns(ConvergenceWarning):
         model.fit(X[idx], y, bounds=[1.0, 2.0])
     M = model.get_mahalanobis_matrix()
-    assert itml_objective(M, np.eye(4), None, None, np.inf) == pytest.approx(
+    assert itml_objective(M, model.prior_, None, None, np.inf) == pytest.approx(
         model.objective_history_[-1], rel=1e-8
     )
     assert itml_objective(np.eye(4), np.eye(4), np.ones(2), np.ones(2), 1.0) == 0.0
@@ -122,9 +122,15 @@ def test_default_bounds_are_percentiles_of_squared_distances():
     points = np.unique(X[idx].reshape(-1, 4), axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = ITML(max_iter=5).fit(X[idx], y)
+        model = ITML(max_iter=5, prior="identity").fit(X[idx], y)
+        auto = ITML(max_iter=5).fit(X[idx], y)
     expected = np.percentile(pdist(points, "sqeuclidean"), [5, 95])
     np.testing.assert_allclose(model.bounds_, expected, rtol=1e-12)
+    # prior='auto' (here the inverse variances): squared distances under it
+    assert not np.allclose(auto.prior_, np.eye(4))
+    scaled = points * np.sqrt(np.diag(auto.prior_))
+    np.testing.assert_allclose(auto.bounds_, np.percentile(pdist(scaled, "sqeuclidean"), [5, 95]),
+                               rtol=1e-12)
     # under a prior, the distances are the prior's
     P = np.diag([4.0, 1.0, 1.0, 0.25])
     expected_p = np.percentile(pdist(points @ np.sqrt(P), "sqeuclidean"), [5, 95])
@@ -194,25 +200,34 @@ def test_singular_covariance_prior_is_a_clear_error():
 # --------------------------------------------------------------------------
 
 
-def test_convergence_warning_and_history():
+@pytest.mark.parametrize("solver, unit, n_recorded", [
+    ("dual", "iterations", 3),  # the starting point and each iteration
+    ("bregman", "sweeps", 2),  # each sweep
+])
+def test_convergence_warning_and_history(solver, unit, n_recorded):
     X, idx, y = _problem()
-    with pytest.warns(ConvergenceWarning, match=r"ITML did not converge in max_iter=2 "
-                                                r"sweeps \(tol=0.0\); increase max_iter"):
-        model = ITML(max_iter=2, tol=0.0).fit(X[idx], y)
+    with pytest.warns(ConvergenceWarning, match=rf"ITML did not converge in max_iter=2 "
+                                                rf"{unit} \(tol=0.0\); increase max_iter"):
+        model = ITML(max_iter=2, tol=0.0, solver=solver).fit(X[idx], y)
     assert model.n_iter_ == 2 and not model.converged_
-    assert model.objective_history_.shape == (2,)
+    assert model.objective_history_.shape == (n_recorded,)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        model = ITML(tol=1e-3, max_iter=5000).fit(X[idx], y)
+        model = ITML(tol=1e-3, max_iter=5000, solver=solver).fit(X[idx], y)
     assert model.converged_ and model.n_iter_ < 5000
 
 
-def test_verbose_prints_each_sweep(capsys):
+@pytest.mark.parametrize("solver, line, value", [
+    ("dual", "[ITML] iteration", "relative gap"),
+    ("bregman", "[ITML] sweep", "dual change"),
+])
+def test_verbose_prints_each_iteration(capsys, solver, line, value):
     X, idx, y = _problem()
-    ITML(max_iter=3, tol=0.0, verbose=3).fit(X[idx], y, bounds=[1.0, 10.0])
+    with pytest.warns(ConvergenceWarning):
+        ITML(max_iter=3, tol=0.0, verbose=3, solver=solver).fit(X[idx], y, bounds=[1.0, 10.0])
     out = capsys.readouterr().out
-    assert out.count("[ITML] sweep") == 3
-    assert "dual change" in out
+    assert out.count(line) == 3
+    assert out.count(value) == 3
 
 
 def test_index_pairs_equal_array_pairs_and_determinism():

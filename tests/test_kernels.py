@@ -116,6 +116,127 @@ def solve_twin(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0, max_sweeps, to
     return max_sweeps, False
 
 
+def dual_gradient_twin(q, mu, delta, gamma, grad, hdiag):
+    """ITML's dual gradient -delta (q - r), Hessian diagonal q^2 + r^2 / gamma,
+    slack terms and largest violation, in NumPy."""
+    if np.isinf(gamma):
+        r, curvature = np.ones_like(mu), 0.0
+        dual_slack, primal_slack = -np.sum(delta * mu), 0.0
+    else:
+        r = 1.0 / (1.0 - delta * mu / gamma)
+        curvature = r**2 / gamma
+        dual_slack = gamma * np.sum(np.log(1.0 - delta * mu / gamma))
+        best = np.where(delta > 0, np.maximum(q, 1.0), np.minimum(q, 1.0))
+        primal_slack = gamma * np.sum(best - 1.0 - np.log(best))
+    grad[:] = -delta * (q - r)
+    hdiag[:] = q**2 + curvature
+    return dual_slack, primal_slack, max(0.0, np.max(delta * (q - 1.0)))
+
+
+def lbfgs_direction_twin(grad, hdiag, free, S, Y, order, direction):
+    """The two-loop recursion on the free variables, written plainly."""
+    pairs = [(S[j] * free, Y[j] * free) for j in order]
+    d = -np.where(free, grad, 0.0)
+    kept = []
+    for s, y in reversed(pairs):
+        if s @ y > 0:
+            a = (s @ d) / (s @ y)
+            d = d - a * y
+            kept.append((s, y, a))
+    theta = 1.0
+    if pairs:
+        s, y = pairs[-1]
+        yhy = np.sum(np.where(free, y * y / hdiag, 0.0))
+        if s @ y > 0 and yhy > 0:
+            theta = (s @ y) / yhy
+    d = np.where(free, theta * d / hdiag, 0.0)
+    for s, y, a in reversed(kept):
+        d = d + (a - (y @ d) / (s @ y)) * s
+    direction[:] = np.where(free, d, 0.0)
+
+
+def line_minimum_twin(theta, mu, step, delta, gamma, t_bound):
+    """The minimum over [0, t_bound] of -sum log(1 + t theta) minus the
+    slack terms along mu + t step, by bisection on the derivative."""
+
+    def slope(t):
+        value = -np.sum(theta / (1.0 + t * theta))
+        if np.isinf(gamma):
+            return value + np.sum(delta * step)
+        return value + np.sum(delta * step / (1.0 - delta * (mu + t * step) / gamma))
+
+    hi = min([t_bound] + list(-1.0 / theta[theta < 0.0]))
+    if np.isfinite(gamma):
+        up = delta * step > 0.0
+        hi = min([hi] + list((gamma - delta[up] * mu[up]) / (delta[up] * step[up])))
+    if not slope(0.0) < 0.0:
+        return 0.0, 0
+    if t_bound <= hi < np.inf and slope(t_bound) <= 0.0:
+        return t_bound, 1
+    if np.isinf(hi):  # a ray: find where the slope turns, if it does
+        hi = 1.0
+        while slope(hi) < 0.0:
+            if hi > 1e300:
+                return np.inf, 2
+            hi *= 2.0
+    lo = 0.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if slope(mid) < 0.0 else (lo, mid)
+    return 0.5 * (lo + hi), 0
+
+
+def _dual_point(rng, gamma, m=12, d=4):
+    """Whitened ITML constraints ``W``, ``delta`` and a dual point ``mu``
+    inside the dual's domain."""
+    W = 0.5 * rng.normal(size=(m, d))
+    delta = np.where(np.arange(m) < m // 2, 1.0, -1.0)
+    mu = rng.uniform(0.0, 0.3, size=m) * (rng.random(m) < 0.7)
+    if np.isfinite(gamma):
+        mu = np.minimum(mu, 0.5 * gamma)
+    return W, delta, mu
+
+
+def _q(W, delta, mu):
+    """``q_i = w_i^T B(mu)^-1 w_i``."""
+    B = np.eye(W.shape[1]) + W.T @ (W * (delta * mu)[:, None])
+    return np.einsum("ij,jk,ik->i", W, np.linalg.inv(B), W)
+
+
+def _dual_gradient_input(rng, gamma, seed):
+    W, delta, mu = _dual_point(rng, gamma)
+    return _q(W, delta, mu), mu, delta, gamma, np.empty_like(mu), np.empty_like(mu)
+
+
+def _lbfgs_input(rng, n_pairs, m=30, memory=5):
+    S, Y = np.zeros((memory, m)), np.zeros((memory, m))
+    order = rng.permutation(memory)[:n_pairs].astype(np.intp)
+    for k, slot in enumerate(order):
+        S[slot] = rng.normal(size=m)
+        Y[slot] = S[slot] * rng.uniform(0.5, 2.0, size=m) + 0.1 * rng.normal(size=m)
+        if k == 0 and n_pairs == 4:
+            Y[slot] = -S[slot]  # a pair without positive curvature is skipped
+    return (rng.normal(size=m), rng.uniform(0.5, 2.0, size=m), rng.random(m) < 0.7, S, Y,
+            order, np.empty(m))
+
+
+def _line_input(rng, gamma, scale, seed):
+    """A segment of the dual: the eigenvalues of ``B^-1/2 dB B^-1/2``, the
+    point, a projected gradient step of length ``scale`` (plus noise) and
+    where the first variable reaches 0 (``t_bound``)."""
+    W, delta, mu = _dual_point(rng, gamma)
+    grad = np.empty_like(mu)
+    dual_gradient_twin(_q(W, delta, mu), mu, delta, gamma, grad, np.empty_like(mu))
+    noise = 0.2 * np.abs(grad).max() * rng.normal(size=mu.shape[0])
+    step = np.maximum(mu - scale * (grad + noise), 0.0) - mu
+    decreasing = step < 0.0
+    t_bound = np.min(mu[decreasing] / -step[decreasing]) if decreasing.any() else np.inf
+    B = np.eye(4) + W.T @ (W * (delta * mu)[:, None])
+    R_inv = np.linalg.inv(np.linalg.cholesky(B))
+    theta = np.linalg.eigvalsh(R_inv @ (W.T @ (W * (delta * step)[:, None])) @ R_inv.T)
+    return theta, mu, step, delta, gamma, t_bound
+
+
 def _labels_of(bounds):
     return np.repeat(np.arange(bounds.shape[0] - 1), np.diff(bounds))
 
@@ -500,6 +621,11 @@ TWINS = [
          lambda diff, w: np.einsum("i,ij,ik->jk", w, diff, diff),
          lambda rng, n, d: (rng.standard_normal((n, d)), rng.uniform(0.1, 2.0, n)),
          _grid(n=[0, 1, 10, 257, 1000], d=[1, 5, 12])),
+    Twin(("distances.index_sq_distances",), kd.index_sq_distances,
+         lambda P, i, j, out: out.__setitem__(slice(None), ((P[i] - P[j]) ** 2).sum(axis=1)),
+         lambda rng, n, d: (rng.standard_normal((20, d)), rng.integers(0, 20, n).astype(np.intp),
+                            rng.integers(0, 20, n).astype(np.intp), np.empty(n)),
+         _grid(n=[0, 1, 50], d=[1, 7]), inout=(3,), out=lambda r, a: a[3], rtol=1e-13),
     Twin(("mmc.project_psd_trace",), km.project_psd_trace, project_psd_trace_twin,
          lambda rng, d, bound: ((lambda A: A + A.T)(rng.standard_normal((d, d))), bound),
          _grid(d=[1, 2, 5, 12], bound=[0.5, 1.0, 100.0]), atol=1e-10),
@@ -524,6 +650,15 @@ TWINS = [
          out=lambda r, a: (r, a[0], a[3], a[4], a[11][:r[0]], a[12][:r[0]]), rtol=1e-9),
     Twin(("itml._logdet_spd",), ki._logdet_spd, lambda M, work: np.linalg.slogdet(M)[1],
          lambda rng: (_psd(rng, 7) + 0.1 * np.eye(7), np.zeros((7, 7))), inout=(1,)),
+    Twin(("itml.dual_gradient",), ki.dual_gradient, dual_gradient_twin, _dual_gradient_input,
+         _grid(gamma=[0.5, 1.0, np.inf], seed=[0, 1]), inout=(4, 5),
+         out=lambda r, a: (r, a[4], a[5]), rtol=1e-12, atol=1e-15),
+    Twin(("itml.lbfgs_direction",), ki.lbfgs_direction, lbfgs_direction_twin, _lbfgs_input,
+         _grid(n_pairs=[0, 1, 4]), inout=(6,), out=lambda r, a: a[6], rtol=1e-12,
+         atol=1e-14),
+    Twin(("itml.line_minimum",), ki.line_minimum, line_minimum_twin, _line_input,
+         _grid(gamma=[0.5, 1.0, np.inf], scale=[0.1, 1.0, 10.0], seed=[0, 1, 2]),
+         rtol=1e-9, atol=0.0),
     Twin(("lmnn_impostors.class_blocks",), kli.class_blocks, class_blocks_twin,
          lambda rng, block: (np.array([0, 5, 5, 12, 13], dtype=np.intp), block),
          _grid(block=[1, 3, 128])),
@@ -605,11 +740,6 @@ TWINS = [
     Twin(("sgd_triplets.softplus",), kt.softplus,
          lambda s: (np.logaddexp(0.0, s), 0.5 * (1.0 + np.tanh(0.5 * s))),
          lambda rng, s: (s,), _grid(s=[-800.0, -3.0, 0.0, 1e-9, 3.0, 800.0]), rtol=1e-14),
-    Twin(("distances.index_sq_distances",), kd.index_sq_distances,
-         lambda P, i, j, out: out.__setitem__(slice(None), ((P[i] - P[j]) ** 2).sum(axis=1)),
-         lambda rng: (rng.standard_normal((20, 7)), rng.integers(0, 20, 50).astype(np.intp),
-                      rng.integers(0, 20, 50).astype(np.intp), np.empty(50)),
-         inout=(3,), out=lambda r, a: a[3]),
     Twin(("lmnn.first_crossing",), kl.first_crossing, first_crossing_twin, _crossing_input,
          _grid(frac=[-0.1, 0.0, 0.5, 1.1], seed=[0, 1, 2])),
     Twin(("lmnn_impostors.single_precision",), kli.single_precision, single_precision_twin,

@@ -117,6 +117,7 @@ DRIVERS = [
         "metriclearn._mmc_solver", "metriclearn._validation",
         "metriclearn._linalg", "metriclearn._calibration", "metriclearn._labels",
         "metriclearn._result", "metriclearn._threads", "metriclearn.objectives",
+        "metriclearn._itml_solver",
     }
 ]
 

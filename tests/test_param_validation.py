@@ -50,7 +50,11 @@ INVALID = {
         SGD: "a str among {'auto', 'identity', 'pca', 'random'}" + NDARRAY,
         ("ConstrainedKMeans",): "a str among {'k-means++', 'random'} or an array-like",
     })],
-    "prior": [("pca_or_so", "a str among {'covariance', 'identity', 'random'} or an array-like")],
+    "prior": [("pca_or_so", {
+        ("ITML", "ITML_Supervised"): "a str among {'auto', 'covariance', 'identity', 'random'} "
+                                     "or an array-like",
+        "*": "a str among {'covariance', 'identity', 'random'} or an array-like",
+    })],
     "random_state": [("seed", "an int in the range [0, 4294967295], an instance of "
                               "'numpy.random.mtrand.RandomState' or None")],
     "verbose": [(-1, INT_0 + ", " + BOOL), ("loud", INT_0 + ", " + BOOL)],

@@ -81,9 +81,9 @@ def _itml_problem(n=40, d=4, n_constraints=15, seed=0):
 @pytest.mark.parametrize("gamma", [1.0, 10.0])
 def test_itml_reaches_the_optimum(gamma):
     pairs, y = _itml_problem()
-    model = ITML(gamma=gamma, tol=1e-9, max_iter=100000).fit(pairs, y)
+    model = ITML(gamma=gamma, tol=1e-9).fit(pairs, y)
     assert model.converged_
-    ref_value, M_ref = itml_reference(pairs, y, model.bounds_, np.eye(4), gamma)
+    ref_value, M_ref = itml_reference(pairs, y, model.bounds_, model.prior_, gamma)
     assert model.objective_history_[-1] == pytest.approx(ref_value, rel=1e-6, abs=1e-8)
     # the objective is strictly convex: the matrix is the optimum too
     M = model.get_mahalanobis_matrix()
@@ -94,7 +94,8 @@ def test_itml_with_hard_constraints_reaches_the_optimum():
     pairs, y = _itml_problem()
     sq = ((pairs[:, 0] - pairs[:, 1]) ** 2).sum(axis=1)
     bounds = [np.max(sq[y == 1]) * 0.8, np.min(sq[y == -1]) * 1.2]  # feasible, active
-    model = ITML(gamma=np.inf, tol=1e-10, max_iter=100000).fit(pairs, y, bounds=bounds)
+    model = ITML(gamma=np.inf, tol=1e-10, prior="identity").fit(pairs, y, bounds=bounds)
+    assert model.converged_
     ref_value, _ = itml_reference(pairs, y, bounds, np.eye(4), np.inf)
     assert model.objective_history_[-1] == pytest.approx(ref_value, rel=1e-6)
 

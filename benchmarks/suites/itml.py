@@ -1,4 +1,9 @@
-"""Suite ``itml``: what an ITML sweep costs, its rate against the constraints and d, and its floor.
+"""Suite ``itml``: ITML's solver against metric-learn, its defaults, and what a sweep costs.
+
+Parts (``--parts``): ``solver``, ``defaults`` and ``knn`` are in
+:mod:`.itml_solver` (time to objective against metric-learn's 1000 sweeps,
+each library at its defaults, the user guide's k-NN table); ``rates`` and
+``ceiling`` are the Bregman sweep's (``solver='bregman'``):
 
 1. The sweep rate: ITML fitted for exactly 20 sweeps (``tol=0``) in both
    libraries on the same pairs and bounds, against the number of pairs and
@@ -21,7 +26,7 @@ from numba import njit
 
 from .. import anchors, problems, timer
 from ..writer import seconds
-from . import scaling
+from . import itml_solver, scaling
 
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
@@ -102,23 +107,49 @@ def rates(series):
 
 
 def run(args, ctx, log=print, series=None):
-    """The ceiling, and the rates (from ``series`` when the scaling suite ran)."""
+    """The parts named in ``args.parts``; the rates come from ``series`` when
+    the scaling suite ran."""
     out = {}
-    if series is None:
-        args.learners = ["itml"]
-        series = out["series"] = scaling.run(args, ctx, log)["series"]
-    out["rates"] = rates(series)
-    out["ceiling"] = ceiling(args.settle, args.sweeps, args.anchor_sweeps)
-    c = out["ceiling"]
-    log(f"[itml] per sweep: metric-learn {seconds(c['anchor_per_sweep'])}, metriclearn "
-        f"{seconds(c['ours_per_sweep'])}, floor {seconds(c['floor'])}")
+    parts = set(args.parts)
+    if args.knn_splits:
+        parts.add("knn")
+    if "solver" in parts:
+        out["time_to_objective"] = [
+            itml_solver.time_to_objective(name, args.repeats, args.anchor_repeats,
+                                          args.fit_timeout, log)
+            for name in args.datasets]
+    if "defaults" in parts:
+        out["defaults"] = [
+            itml_solver.defaults(name, standardise, args.repeats, args.anchor_repeats,
+                                 args.fit_timeout, log)
+            for name in args.datasets for standardise in (False, True)]
+    if "knn" in parts:
+        out["knn"] = itml_solver.knn_table(args.datasets, args.knn_splits or 10, log)
+    if "rates" in parts:
+        if series is None:
+            args.learners = ["itml"]
+            series = out["series"] = scaling.run(args, ctx, log)["series"]
+        out["rates"] = rates(series)
+    if "ceiling" in parts:
+        out["ceiling"] = ceiling(args.settle, args.sweeps, args.anchor_sweeps)
+        c = out["ceiling"]
+        log(f"[itml] per sweep: metric-learn {seconds(c['anchor_per_sweep'])}, metriclearn "
+            f"{seconds(c['ours_per_sweep'])}, floor {seconds(c['floor'])}")
     return out
 
 
 def blocks(results):
-    c = results["ceiling"]
+    out = itml_solver.blocks(results)
+    if "rates" in results:
+        out += _rate_blocks(results["rates"])
+    if "ceiling" in results:
+        out += _ceiling_blocks(results["ceiling"])
+    return out
+
+
+def _rate_blocks(rates):
     by_point = {}
-    for r in results["rates"]:
+    for r in rates:
         by_point.setdefault((r["axis"], r["value"]), {})[r["library"]] = r
     rows = []
     for (axis, value), libs in by_point.items():
@@ -128,15 +159,21 @@ def blocks(results):
                      f"{theirs['wall'] / ours['wall']:.1f}x" if ours and theirs else "-",
                      f"{ours['updates_per_s']:.3g}" if ours else "-",
                      f"{theirs['updates_per_s']:.3g}" if theirs else "-"])
-    anchor = c["anchor_per_sweep"]
     return [
         ("h", "ITML: the sweep"),
-        ("p", f"Both libraries fit ``ITML`` for exactly {scaling.ITML_SWEEPS} sweeps "
-              "(``tol=0``) on the same pairs and bounds; constraint updates per second = "
-              "pairs x sweeps / fit time."),
+        ("p", f"Both libraries fit ``ITML`` for exactly {scaling.ITML_SWEEPS} sweeps of "
+              "Bregman projections (metriclearn with ``solver='bregman'``, ``tol=0``) on "
+              "the same pairs and bounds; constraint updates per second = pairs x sweeps / "
+              "fit time."),
         ("table", ["axis", "value (pairs of each kind, or d)", "metriclearn",
                    "metric-learn", "speed-up", "updates/s metriclearn",
                    "updates/s metric-learn"], rows),
+    ]
+
+
+def _ceiling_blocks(c):
+    anchor = c["anchor_per_sweep"]
+    return [
         ("p", f"On digits ({c['m']} constraints, d = {c['d']}, one thread): metriclearn's "
               f"sweep after {c['settle']} sweeps from the identity (median of "
               f"{c['sweeps']}) against metric-learn's time per sweep over a fit of "

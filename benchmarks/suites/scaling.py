@@ -42,7 +42,7 @@ def _pairs_problem(name):
         pairs = np.ascontiguousarray(X[idx])
         if name == "itml":
             bounds = problems.itml_bounds(X)
-            return learners.itml(max_iter=ITML_SWEEPS), (pairs, labels, bounds), None
+            return learners.itml_sweeps(ITML_SWEEPS), (pairs, labels, bounds), None
         return learners.mmc(name == "mmc_diag"), (pairs, labels), None
 
     return make

@@ -1,5 +1,12 @@
-"""ITML kernels: cyclic sweeps of Bregman projections (Davis et al. 2007), one
-at a time or until the dual variables settle.
+"""ITML kernels: the O(n_constraints) steps of the dual solver (its gradient,
+its quasi-Newton direction, its exact line search), and cyclic sweeps of
+Bregman projections (Davis et al. 2007), one at a time or until the dual
+variables settle.
+
+The dual solver's matrix products (one ``(m, d) x (d, d)`` product each for
+the gradient and for the step) run in BLAS from the driver
+(:mod:`metriclearn._itml_solver`); these kernels do the per-constraint work
+in between, on arrays they are handed.
 
 Each constraint ``delta * (v^T M v - xi) <= 0`` (``delta = +1`` for a similar
 pair, ``-1`` for a dissimilar one) is visited once per sweep. Its projection
@@ -21,15 +28,9 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _multiply(M, v, u):
-    """``u = M v`` by rows, eight at a time: each row is a contiguous dot
-    product with ``v``, and eight of them share every load of ``v``.
-
-    Parameters
-    ----------
-    M : ndarray of shape (d, d), float64, IN
-    v : ndarray of shape (d,), float64, IN
-    u : ndarray of shape (d,), float64, OUT
-        Overwritten with ``M v``.
+    """``u = M v`` by rows, eight at a time (each row a contiguous dot
+    product with ``v``; eight share every load of ``v``). ``M``, ``v`` IN,
+    ``u`` OUT, all float64.
     """
     d = M.shape[0]
     j = 0
@@ -73,16 +74,9 @@ def _multiply(M, v, u):
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _update(M, t, sign):
-    """``M += sign * t t^T``. The change of ``M[j, i]`` is ``sign * t[j]``
-    (exact) times ``t[i]``, the same product as for ``M[i, j]``: ``M`` stays
-    exactly symmetric, so its rows are its columns.
-
-    Parameters
-    ----------
-    M : ndarray of shape (d, d), float64, INOUT
-    t : ndarray of shape (d,), float64, IN
-    sign : float
-        ``1.0`` or ``-1.0``.
+    """``M += sign * t t^T`` (``M`` INOUT, ``t`` IN). The change of ``M[j, i]``
+    is ``sign * t[j]`` (exact) times ``t[i]``, the same product as for
+    ``M[i, j]``: ``M`` stays exactly symmetric.
     """
     d = M.shape[0]
     for j in range(d):
@@ -98,24 +92,10 @@ def _project(p, c, delta, lam, xi, gproj, inv_gamma):
 
     Takes the step that makes the constraint and its slack meet, bounded by
     the dual variable so that it stays non-negative; updates ``lam[c]`` and
-    ``xi[c]`` and returns ``beta`` of the update ``M <- M + beta (Mv)(Mv)^T``,
-    ``0.0`` when the projection changes nothing.
-
-    Parameters
-    ----------
-    p : float
-    c : int
-    delta : ndarray of shape (m,), float64, IN
-    lam : ndarray of shape (m,), float64, INOUT
-        Only ``lam[c]`` is updated.
-    xi : ndarray of shape (m,), float64, INOUT
-        Only ``xi[c]`` is updated.
-    gproj, inv_gamma : float
-        ``gamma / (gamma + 1)`` and ``1 / gamma`` (1 and 0 for ``gamma = inf``).
-
-    Returns
-    -------
-    beta : float
+    ``xi[c]`` (``lam``, ``xi`` INOUT; ``delta`` IN) and returns ``beta`` of
+    the update ``M <- M + beta (Mv)(Mv)^T``, ``0.0`` when the projection
+    changes nothing. ``gproj, inv_gamma`` are ``gamma / (gamma + 1)`` and
+    ``1 / gamma`` (1 and 0 for ``gamma = inf``).
     """
     dl = delta[c]
     alpha = dl * gproj * (1.0 / p - 1.0 / xi[c])
@@ -379,3 +359,221 @@ def bregman_solve(M, V, delta, lam, xi, xi0, gamma, M0_inv, logdet0, max_sweeps,
         if rel < tol or n_updates == 0:
             return s + 1, True
     return max_sweeps, False
+
+
+# --------------------------------------------------------------------------
+# the dual solver (metriclearn._itml_solver)
+# --------------------------------------------------------------------------
+# In the units of the dual, constraint i is w_i^T N w_i <= 1 (delta_i = +1) or
+# >= 1 (-1), with w_i = L0^T v_i / sqrt(xi0_i), M0 = L0 L0^T and
+# M = L0 N L0^T; mu_i >= 0 is its multiplier, B(mu) = I + sum_i delta_i mu_i
+# w_i w_i^T = N^-1 and q_i = w_i^T B^-1 w_i.
+
+
+@njit(cache=True)
+def _one_minus_log(r):
+    """``r - 1 - log(r)`` without cancellation near ``r = 1`` (a scalar)."""
+    e = r - 1.0
+    if abs(e) < 1e-3:
+        return e * e * (0.5 - e * (1.0 / 3.0 - e * (0.25 - 0.2 * e)))
+    return e - np.log(r)
+
+
+@njit(cache=True)
+def dual_gradient(q, mu, delta, gamma, grad, hdiag):
+    """The dual's gradient and Hessian diagonal at ``mu``, and its slack terms.
+
+    The dual minimised is ``f(mu) = -log det B(mu) - gamma sum_i
+    log(1 - delta_i mu_i / gamma)`` (``+ sum_i delta_i mu_i`` for
+    ``gamma = inf``), whose gradient is ``-delta_i (q_i - r_i)`` with
+    ``r_i = 1 / (1 - delta_i mu_i / gamma)`` (the slack ``xi_i / xi0_i`` that
+    goes with ``mu``); the Hessian's diagonal is ``q_i^2 + r_i^2 / gamma``.
+
+    Parameters
+    ----------
+    q : ndarray of shape (m,), float64, IN
+    mu : ndarray of shape (m,), float64, IN
+    delta : ndarray of shape (m,), float64, IN
+    gamma : float
+    grad : ndarray of shape (m,), float64, OUT
+    hdiag : ndarray of shape (m,), float64, OUT
+
+    Returns
+    -------
+    dual_slack : float
+        The slack part of the dual objective ``-f - log det B``.
+    primal_slack : float
+        ``gamma`` times the slack divergence at the best slacks for ``M(mu)``
+        (``xi_i / xi0_i = max(q_i, 1)`` or ``min(q_i, 1)``); 0 for
+        ``gamma = inf``.
+    violation : float
+        The largest relative violation ``max(0, delta_i (q_i - 1))`` of a
+        hard constraint.
+    """
+    finite = not np.isinf(gamma)
+    inv_gamma = 1.0 / gamma if finite else 0.0
+    dual_slack = 0.0
+    primal_slack = 0.0
+    violation = 0.0
+    for i in range(mu.shape[0]):
+        c = delta[i] * mu[i]
+        qi = q[i]
+        v = delta[i] * (qi - 1.0)
+        if v > violation:
+            violation = v
+        if finite:
+            r = 1.0 / (1.0 - c * inv_gamma)
+            dual_slack += np.log1p(-c * inv_gamma)
+            best = max(qi, 1.0) if delta[i] > 0.0 else min(qi, 1.0)
+            primal_slack += _one_minus_log(best)
+            hdiag[i] = qi * qi + r * r * inv_gamma
+        else:
+            r = 1.0
+            dual_slack -= c
+            hdiag[i] = qi * qi
+        grad[i] = -delta[i] * (qi - r)
+    if finite:
+        return gamma * dual_slack, gamma * primal_slack, violation
+    return dual_slack, 0.0, violation
+
+
+@njit(cache=True)
+def lbfgs_direction(grad, hdiag, free, S, Y, order, direction):
+    """The L-BFGS direction on the free variables, scaled by ``1 / hdiag``.
+
+    The two-loop recursion over the stored pairs ``(s, y)`` restricted to
+    the free variables, with the initial matrix ``theta diag(1 / hdiag)``
+    (``theta`` fitted to the newest pair); the direction is 0 on the others.
+    A pair whose ``s^T y`` on the free variables is not positive is skipped.
+
+    Parameters
+    ----------
+    grad, hdiag : ndarray of shape (m,), float64, IN
+    free : ndarray of shape (m,), bool, IN
+    S, Y : ndarray of shape (memory, m), float64, IN
+        Steps and gradient changes, in the rows ``order`` names.
+    order : ndarray of shape (n_pairs,), intp, IN
+        Rows of ``S`` and ``Y`` from the oldest pair to the newest.
+    direction : ndarray of shape (m,), float64, OUT
+    """
+    m = grad.shape[0]
+    n = order.shape[0]
+    alpha = np.zeros(n)
+    rho = np.zeros(n)
+    for i in range(m):
+        direction[i] = -grad[i] if free[i] else 0.0
+    for k in range(n - 1, -1, -1):
+        j = order[k]
+        sy = 0.0
+        sd = 0.0
+        for i in range(m):
+            if free[i]:
+                sy += S[j, i] * Y[j, i]
+                sd += S[j, i] * direction[i]
+        if sy > 0.0:
+            rho[k] = 1.0 / sy
+            alpha[k] = sd / sy
+            for i in range(m):
+                if free[i]:
+                    direction[i] -= alpha[k] * Y[j, i]
+    theta = 1.0
+    if n > 0:
+        j = order[n - 1]
+        sy = 0.0
+        yhy = 0.0
+        for i in range(m):
+            if free[i]:
+                sy += S[j, i] * Y[j, i]
+                yhy += Y[j, i] * Y[j, i] / hdiag[i]
+        if sy > 0.0 and yhy > 0.0:
+            theta = sy / yhy
+    for i in range(m):
+        if free[i]:
+            direction[i] *= theta / hdiag[i]
+    for k in range(n):
+        if rho[k] > 0.0:
+            j = order[k]
+            b = 0.0
+            for i in range(m):
+                if free[i]:
+                    b += Y[j, i] * direction[i]
+            b *= rho[k]
+            for i in range(m):
+                if free[i]:
+                    direction[i] += (alpha[k] - b) * S[j, i]
+
+
+@njit(cache=True)
+def _line_slope(t, theta, mu, step, delta, gamma):
+    """First and second derivative of the dual along ``mu + t step``
+    (``theta``, ``mu``, ``step``, ``delta`` IN, as in :func:`line_minimum`)."""
+    h1 = 0.0
+    h2 = 0.0
+    for j in range(theta.shape[0]):
+        a = theta[j] / (1.0 + t * theta[j])
+        h1 -= a
+        h2 += a * a
+    finite = not np.isinf(gamma)
+    for i in range(mu.shape[0]):
+        if step[i] != 0.0:
+            if finite:
+                s = 1.0 - delta[i] * (mu[i] + t * step[i]) / gamma
+                h1 += delta[i] * step[i] / s
+                h2 += step[i] * step[i] / (gamma * s * s)
+            else:
+                h1 += delta[i] * step[i]
+    return h1, h2
+
+
+@njit(cache=True)
+def line_minimum(theta, mu, step, delta, gamma, t_bound):
+    """The exact minimum of the dual along the segment ``mu + t step``.
+
+    With ``theta`` the eigenvalues of ``B^-1/2 dB B^-1/2`` (``dB`` the change
+    of ``B`` per unit of ``t``), the dual along the segment is
+    ``-sum_j log(1 + t theta_j)`` plus its slack terms: a convex function of
+    ``t`` whose derivatives cost O(d + m). It is minimised over
+    ``0 <= t <= t_bound`` (where a variable reaches 0) by Newton steps
+    safeguarded by bisection; the domain's own ends (``B`` singular, a slack
+    infinite) are barriers, never reached.
+
+    ``theta`` (shape (d,)), ``mu``, ``step``, ``delta`` (shape (m,)) are
+    float64, IN; ``t_bound`` is ``inf`` when no variable decreases. Returns
+    ``t`` and a status: 0, an interior minimum; 1, ``t = t_bound``
+    (variables reach 0); 2, the dual decreases without bound along the ray
+    (``gamma = inf`` only: the hard constraints are infeasible).
+    """
+    hi = t_bound
+    for j in range(theta.shape[0]):
+        if theta[j] < 0.0:
+            hi = min(hi, -1.0 / theta[j])
+    if not np.isinf(gamma):
+        for i in range(mu.shape[0]):
+            g = delta[i] * step[i]
+            if g > 0.0:
+                hi = min(hi, (gamma - delta[i] * mu[i]) / g)
+    h1, h2 = _line_slope(0.0, theta, mu, step, delta, gamma)
+    if not h1 < 0.0:
+        return 0.0, 0
+    if t_bound <= hi and not np.isinf(t_bound):
+        e1, _ = _line_slope(t_bound, theta, mu, step, delta, gamma)
+        if e1 <= 0.0:
+            return t_bound, 1
+    slope0 = -h1
+    lo = 0.0
+    t = 0.0
+    for _ in range(200):
+        t_new = t - h1 / h2 if h2 > 0.0 else np.inf
+        if np.isinf(hi) and (t_new > 1e300 or t > 1e300):
+            return np.inf, 2  # no minimum within floating-point range
+        if not (lo < t_new < hi):
+            t_new = 2.0 * max(t, 1.0) if np.isinf(hi) else 0.5 * (lo + hi)
+        t = t_new
+        h1, h2 = _line_slope(t, theta, mu, step, delta, gamma)
+        if h1 < 0.0:
+            lo = t
+        else:
+            hi = t
+        if abs(h1) <= 1e-12 * slope0 or (hi - lo) <= 1e-15 * hi < np.inf:
+            break
+    return t, 0
