@@ -2,10 +2,12 @@
 
 import argparse
 
-from .learners import LEARNERS
+from .learners import DEFAULT_LEARNERS, LEARNERS
 
-DATASETS = ("iris", "wine", "breast_cancer", "digits", "synthetic")
-# the SGD table also runs on 60,000 training points
+DATASETS = ("iris", "wine", "breast_cancer", "digits", "synthetic", "synthetic60k")
+# the data sets of a comparison unless --datasets names others
+DEFAULT_DATASETS = ("iris", "wine", "breast_cancer", "digits", "synthetic")
+# the SGD table also runs on 60,000 training points of 10 classes
 SGD_DATASETS = (*DATASETS, "large")
 SUITES = {
     "compare": "every learner against metric-learn 0.7.0, pylmnn and scikit-learn's NCA "
@@ -42,13 +44,16 @@ def _common(parser):
 
 
 def _compare(p):
-    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
-    p.add_argument("--learners", nargs="+", choices=list(LEARNERS), default=list(LEARNERS))
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DEFAULT_DATASETS))
+    p.add_argument("--learners", nargs="+", choices=list(LEARNERS),
+                   default=list(DEFAULT_LEARNERS))
     p.add_argument("--repeats", type=int, default=5, help="metriclearn fits per cell (5)")
     p.add_argument("--anchor-repeats", type=int, default=3, help="anchor fits per cell (3)")
     p.add_argument("--slow-fit", type=float, default=1.0,
                    help="fit a library once when its first fit took longer (s, 1)")
     p.add_argument("--fit-timeout", type=float, default=150.0, help="stop a fit (s, 150)")
+    p.add_argument("--dense-budget", type=float, default=4.0,
+                   help="skip an anchor whose n x n matrices need more GiB (4)")
 
 
 def _scaling(p, learners=True):

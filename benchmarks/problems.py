@@ -45,12 +45,16 @@ def _load(name):
         return datasets.make_classification(n_samples=85_715, n_features=50,
                                             n_informative=30, n_classes=10,
                                             random_state=SEED)
+    if name == "synthetic60k":  # 42,000 training points after the split
+        return datasets.make_classification(n_samples=60000, n_features=50,
+                                            random_state=SEED)
     return getattr(datasets, f"load_{name}")(return_X_y=True)
 
 
 def split(name, standardise=False, seed=SEED):
-    """``iris``, ``wine``, ``breast_cancer``, ``digits``, ``synthetic`` or ``large``, split
-    with ``seed`` (and standardised on its training part when ``standardise``)."""
+    """``iris``, ``wine``, ``breast_cancer``, ``digits``, ``synthetic``,
+    ``synthetic60k`` or ``large``, split with ``seed`` (and standardised on
+    its training part when ``standardise``)."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
@@ -139,8 +143,28 @@ def labels(ds):
     return Problem((ds.X_train, ds.y_train), f"labels, {ds.n_classes} classes")
 
 
+# the chunklets of the RCA comparison: as many as RCA_Supervised draws
+N_CHUNKS = 50
+
+
+def chunks(ds):
+    """The training part and ``N_CHUNKS`` chunklets of 2 points of one class
+    (``metriclearn.Constraints``, seed 0): RCA's input in every library."""
+    from metriclearn import Constraints
+
+    labels = Constraints(ds.y_train, unlabeled=None).chunks(
+        n_chunks=N_CHUNKS, chunk_size=2, random_state=SEED)
+    return Problem((ds.X_train, labels), f"{N_CHUNKS} chunklets of 2 points")
+
+
+def points(ds):
+    """The training part alone (no labels)."""
+    return Problem((ds.X_train,), "points only")
+
+
 CONSTRAINTS = {"supervised_pairs": supervised_pairs,
-               "supervised_pairs_bounds": supervised_pairs_bounds, "labels": labels}
+               "supervised_pairs_bounds": supervised_pairs_bounds, "labels": labels,
+               "chunks": chunks, "points": points}
 
 
 def sweep_constraints(pairs, y, bounds):

@@ -75,8 +75,12 @@ def measure(fn, *, timeout=None):
                 out.value = fn()
         except TimeLimit as exc:
             out.error = f"TIMEOUT: {exc}"
-        except Exception:  # any failure is a result to report
-            out.error = traceback.format_exc()
+        except Exception as exc:  # any failure is a result to report
+            # the limit raised inside compiled code surfaces as a SystemError
+            # of numba's dispatcher, with the TimeLimit as its context
+            limit = next((e for e in (exc.__cause__, exc.__context__)
+                          if isinstance(e, TimeLimit)), None)
+            out.error = f"TIMEOUT: {limit}" if limit else traceback.format_exc()
         out.cpu = time.process_time() - cpu0
         out.wall = time.perf_counter() - wall0
     out.rss_mib = peak_above(start_kib)

@@ -8,10 +8,15 @@ k-means in a scikit-learn ``Pipeline``.
 from importlib.metadata import PackageNotFoundError, version
 
 from ._config import config_context, get_config, set_config
+from ._covariance import Covariance
 from ._itml import ITML, ITML_Supervised
+from ._lfda import LFDA
 from ._lmnn import LMNN
 from ._lsml import LSML, LSML_Supervised
+from ._mlkr import MLKR
 from ._mmc import MMC, MMC_Supervised
+from ._nca import NCA
+from ._rca import RCA, RCA_Supervised
 from ._scml import SCML, SCML_Supervised
 from ._sdml import SDML, SDML_Supervised
 from ._sgd.pairs import SGDMetricLearner
@@ -25,7 +30,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
+    "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN", "NCA", "LFDA", "MLKR",
+    "RCA", "RCA_Supervised", "Covariance",
     "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
     "LSML", "LSML_Supervised", "SDML", "SDML_Supervised", "SCML", "SCML_Supervised",
     "Constraints", "config_context", "get_config", "set_config", "__version__",

@@ -5,7 +5,9 @@ scikit-learn moves private helpers between releases; every estimator imports
 them from here, so a release that moves one breaks this file and nothing else.
 SciPy's optimiser callbacks changed in 1.11 (an ``OptimizeResult`` argument,
 ``StopIteration`` to stop); :func:`minimize_lbfgsb` gives every supported
-release the newer behaviour.
+release the newer behaviour. :class:`ParamNamesOnce` overrides scikit-learn's
+private ``_get_param_names`` hook to read the constructor's signature once
+per class.
 """
 
 import numpy as np
@@ -21,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
     "HasMethods",
+    "ParamNamesOnce",
     "Interval",
     "StrOptions",
     "_fit_context",
@@ -29,6 +32,26 @@ __all__ = [
     "validate_data",
     "validate_params",
 ]
+
+
+class ParamNamesOnce:
+    """Mixin (ahead of ``BaseEstimator``): the parameter names of the class,
+    read from its ``__init__`` signature once.
+
+    scikit-learn's ``BaseEstimator._get_param_names`` (private) runs
+    ``inspect.signature`` on every ``get_params``, hence on every ``fit``
+    (parameter validation), ``clone`` and ``set_params``: about a fifth of a
+    closed-form fit on small data. A class's signature does not change, so
+    its names are kept on the class itself (each subclass computes its own).
+    """
+
+    @classmethod
+    def _get_param_names(cls):
+        names = cls.__dict__.get("_param_names_once")
+        if names is None:
+            names = tuple(super()._get_param_names())
+            cls._param_names_once = names
+        return list(names)
 
 
 class _Stop(Exception):

@@ -23,6 +23,11 @@ def numba_threads(n_jobs):
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
         return 1
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs=0 is not a number of threads: use None or 1 for one thread, "
+            "a positive count, or a negative one (-1 for all of them)"
+        )
     if n_jobs < 0:
         return max(available + 1 + n_jobs, 1)
     return min(n_jobs, available)

@@ -37,7 +37,7 @@ from ._classifiers import (
     QuadrupletsClassifierMixin,
     TripletsClassifierMixin,
 )
-from ._compat import check_is_fitted
+from ._compat import ParamNamesOnce, check_is_fitted
 from ._kernels.sgd import pair_sq_distances
 from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
@@ -237,7 +237,7 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 _STACKLEVEL = 5
 
 
-class BaseMetricLearner(MahalanobisMixin, BaseEstimator):
+class BaseMetricLearner(MahalanobisMixin, ParamNamesOnce, BaseEstimator):
     """The base of every learner: the hooks of the fit templates with their
     defaults, and what the templates do with a solver's result.
 
@@ -418,9 +418,11 @@ class SupervisedLearnerMixin:
             X, y = self._check_labels_input(X, y)
             progress = self._progress()
             progress.start(f"{X.shape[0]:,} points of {X.shape[1]:,} features")
+            # a learner that draws nothing has no random_state (LFDA, as in
+            # metric-learn): its generator is unused
+            rng = check_random_state(getattr(self, "random_state", None))
             with limit_threads(self._solver_threads(), blas=1), reporting(progress):
-                result = self._fit_labels(X, y, check_random_state(self.random_state),
-                                          **fit_params)
+                result = self._fit_labels(X, y, rng, **fit_params)
             progress.close(result.n_iter, result.converged)
             self._set_fitted(result)
             self._warn_about(result)

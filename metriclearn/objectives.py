@@ -7,9 +7,10 @@ itself: :func:`mmc_objective` and :func:`mmc_diagonal_objective` (MMC),
 :func:`itml_objective` and :func:`itml_pairs_objective` (ITML, with
 :func:`itml_default_bounds`, the bounds that define its default problem),
 :func:`lmnn_objective` (LMNN, with :func:`lmnn_certificate`, a duality gap
-that bounds how far from the optimum a map is), :func:`sgd_objective` (the
-SGD family's pair losses), :func:`triplet_objective` (its triplet
-losses), :func:`lsml_objective` (LSML), :func:`sdml_objective` (SDML) and
+that bounds how far from the optimum a map is), :func:`nca_objective`
+(NCA), :func:`mlkr_objective` (MLKR), :func:`sgd_objective` (the SGD
+family's pair losses), :func:`triplet_objective` (its triplet losses),
+:func:`lsml_objective` (LSML), :func:`sdml_objective` (SDML) and
 :func:`scml_objective` (SCML).
 """
 
@@ -17,15 +18,20 @@ from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_X_y
 
 from ._kernels.distances import index_sq_distances, paired_sq_mahalanobis
 from ._kernels.lmnn import _BLOCK, get_target_neighbors
+from ._kernels.mlkr import block_rows as mlkr_block_rows
+from ._kernels.mlkr import loss_grad as mlkr_loss_grad
 from ._kernels.mmc import diagonal_value
 from ._kernels.sgd import pair_loss_grad
 from ._kernels.sgd_triplets import triplet_loss_grad
 from ._labels import LabelIndex
 from ._linalg import logdet
 from ._lmnn_solver import LMNNProblem, certificate
+from ._nca_solver import NCAProblem
 from ._sgd.losses import LOSS_CODES, PAIR_LOSSES, TRIPLET_LOSSES, kernel_temperature
 from ._validation import check_preprocessor, check_tuples
 
@@ -37,9 +43,11 @@ __all__ = [
     "lmnn_objective",
     "lsml_objective",
     "mmc_diagonal_objective",
+    "mlkr_objective",
     "mmc_objective",
     "scml_objective",
     "sdml_objective",
+    "nca_objective",
     "sgd_objective",
     "triplet_objective",
 ]
@@ -276,6 +284,106 @@ def _lmnn_problem(L, X, y, n_neighbors, regularization, loss):
     problem = LMNNProblem(Xs - Xs.mean(axis=0), index.bounds, targets, regularization,
                           squared=loss == "squared_hinge", incremental=False)
     return problem, np.ascontiguousarray(L, dtype=np.float64).ravel()
+
+
+# --------------------------------------------------------------------------
+# NCA and MLKR
+# --------------------------------------------------------------------------
+
+
+def nca_objective(components, X, y):
+    r"""NCA's objective at a linear map: the expected number of points that
+    the stochastic nearest-neighbour rule classifies correctly, leaving each
+    point out in turn (to maximise).
+
+    .. math::
+
+        f(L) = \sum_{i} \sum_{j \ne i:\, y_j = y_i} p_{ij}, \qquad
+        p_{ij} = \frac{\exp(-\|L x_i - L x_j\|^2)}
+                      {\sum_{k \ne i} \exp(-\|L x_i - L x_k\|^2)}
+
+    computed blockwise (memory bounded by a block, whatever ``n``), as
+    :class:`~metriclearn.NCA` computes it: its ``objective_history_`` holds
+    this value at each iterate.
+
+    Parameters
+    ----------
+    components : array-like of shape (n_components, n_features)
+        The map ``L`` (``components_`` of a fitted learner, this package's,
+        metric-learn's or scikit-learn's).
+    X : array-like of shape (n_samples, n_features)
+        At least 2 points.
+    y : array-like of shape (n_samples,)
+        Class labels.
+
+    Returns
+    -------
+    value : float
+        Between 0 and ``n_samples``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metriclearn.objectives import nca_objective
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> round(nca_objective(np.eye(1), X, y), 6)
+    4.0
+    """
+    X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2)
+    check_classification_targets(y)
+    L = _check_components(components, X.shape[1])
+    index = LabelIndex(y)
+    Xs = np.ascontiguousarray(X[index.order])
+    # centred, as the learner centres them: the expanded distances lose
+    # fewer digits
+    problem = NCAProblem(np.ascontiguousarray(Xs - Xs.mean(axis=0)), index.bounds,
+                         index.codes[index.order])
+    return float(problem.value_grad(L)[0])
+
+
+def mlkr_objective(components, X, y):
+    r"""MLKR's objective at a linear map: the leave-one-out kernel regression
+    error (to minimise).
+
+    .. math::
+
+        f(L) = \sum_i \left(\hat y_i - y_i\right)^2, \qquad
+        \hat y_i = \frac{\sum_{j \ne i} k_{ij} y_j}{\sum_{j \ne i} k_{ij}},
+        \qquad k_{ij} = \exp\left(-\|L x_i - L x_j\|^2\right),
+
+    computed blockwise (memory bounded by a block, whatever ``n``), as
+    :class:`~metriclearn.MLKR` computes it: its ``objective_history_`` holds
+    this value at each iterate.
+
+    Parameters
+    ----------
+    components : array-like of shape (n_components, n_features)
+        The map ``L`` (``components_`` of a fitted learner, this package's
+        or metric-learn's).
+    X : array-like of shape (n_samples, n_features)
+        At least 2 points.
+    y : array-like of shape (n_samples,)
+        Real targets.
+
+    Returns
+    -------
+    value : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metriclearn.objectives import mlkr_objective
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> y = np.array([1.0, 1.0, 3.0, 3.0])
+    >>> round(mlkr_objective(np.eye(1), X, y), 6)
+    0.0
+    """
+    X, y = check_X_y(X, y, dtype=np.float64, ensure_min_samples=2, y_numeric=True)
+    L = _check_components(components, X.shape[1])
+    Xc = np.ascontiguousarray(X - X.mean(axis=0))
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    return float(mlkr_loss_grad(Xc, L, y, mlkr_block_rows(X.shape[0]), 1)[0])
 
 
 # --------------------------------------------------------------------------

@@ -4,10 +4,12 @@ leaves the estimator as it was" check.
 
 Learners are discovered from ``metriclearn.__all__`` (never a hand-kept list):
 every public :class:`~sklearn.base.BaseEstimator` subclass, classified by the
-signature of its ``fit``: ``fit(X, y)`` with class labels ("supervised"),
-``fit(pairs, y)`` with pair labels ("pairs"), ``fit(triplets)``
-("triplets"), ``fit(quadruplets)`` ("quadruplets") or ``fit(X, chunks)``
-with chunklet labels ("chunks"). Clusterers are discovered likewise from
+signature of its ``fit``: ``fit(X, y)`` with class labels or targets
+("supervised"), ``fit(X, y=None)`` that ignores ``y`` ("unsupervised", as
+scikit-learn's unsupervised transformers), ``fit(pairs, y)`` with pair labels
+("pairs"), ``fit(triplets)`` ("triplets"), ``fit(quadruplets)``
+("quadruplets") or ``fit(X, chunks)`` with chunklet labels ("chunks").
+Clusterers are discovered likewise from
 ``metriclearn.cluster.__all__``. A new learner exported from the package is
 picked up by every test parametrised over these lists.
 """
@@ -34,19 +36,21 @@ LOCAL_CLUSTER = dict(n_workers=2, threads_per_worker=1, processes=True, host="12
 
 
 def fit_kind(cls):
-    """``'supervised'`` for ``fit(X, y)``, ``'pairs'`` for ``fit(pairs, y)``,
-    ``'triplets'`` for ``fit(triplets, ...)``, ``'quadruplets'`` for
-    ``fit(quadruplets, ...)``, ``'clusterer'`` for a scikit-learn clusterer,
-    None for anything else."""
-    names = [
-        name
+    """``'supervised'`` for ``fit(X, y)``, ``'unsupervised'`` for
+    ``fit(X, y=None)``, ``'pairs'`` for ``fit(pairs, y)``, ``'triplets'``
+    for ``fit(triplets, ...)``, ``'quadruplets'`` for ``fit(quadruplets,
+    ...)``, ``'chunks'`` for ``fit(X, chunks)``, ``'clusterer'`` for a
+    scikit-learn clusterer, None for anything else."""
+    params = {
+        name: p
         for name, p in inspect.signature(cls.fit).parameters.items()
         if name != "self" and p.kind is not p.VAR_KEYWORD
-    ]
+    }
+    names = list(params)
     if issubclass(cls, ClusterMixin):
         return "clusterer"
     if names[:2] == ["X", "y"]:
-        return "supervised"
+        return "unsupervised" if params["y"].default is None else "supervised"
     if names[:2] == ["pairs", "y"]:
         return "pairs"
     if names[:1] == ["triplets"]:
@@ -92,6 +96,18 @@ class LearnerSpec:
     def make(self, **overrides):
         return self.cls(**{**self.params, **overrides})
 
+    @property
+    def seeded(self):
+        """Whether the learner takes a ``random_state`` (learners that draw
+        nothing have none, as in metric-learn: LFDA, RCA, Covariance)."""
+        return "random_state" in self.cls().get_params()
+
+    def make_seeded(self, random_state, **overrides):
+        """:meth:`make`, with ``random_state`` when the learner takes one."""
+        if self.seeded:
+            overrides["random_state"] = random_state
+        return self.make(**overrides)
+
 
 def _variants(cls):
     defaults = cls().get_params()
@@ -115,6 +131,7 @@ def discover_specs(kind=None, module=metriclearn):
 ALL_SPECS = discover_specs()
 PAIRS_SPECS = discover_specs("pairs")
 SUPERVISED_SPECS = discover_specs("supervised")
+UNSUPERVISED_SPECS = discover_specs("unsupervised")
 TRIPLETS_SPECS = discover_specs("triplets")
 CHUNKS_SPECS = discover_specs("chunks")
 QUADRUPLETS_SPECS = discover_specs("quadruplets")
@@ -142,6 +159,9 @@ def over(specs):
 all_specs = over(ALL_SPECS)
 pairs_specs = over(PAIRS_SPECS)
 supervised_specs = over(SUPERVISED_SPECS)
+# the learners of points: fit(X, y), fit(X) and fit(X, chunks)
+POINT_SPECS = SUPERVISED_SPECS + UNSUPERVISED_SPECS + CHUNKS_SPECS
+point_specs = over(POINT_SPECS)
 triplets_specs = over(TRIPLETS_SPECS)
 quadruplets_specs = over(QUADRUPLETS_SPECS)
 tuple_specs = over(TUPLE_SPECS)
@@ -180,11 +200,13 @@ def training_input(spec, X, y, *, indices=False, n_constraints=40, random_state=
     class labels ``y``: ``(X, y)`` for a supervised one, ``(X[pairs],
     y_pairs)`` for a pairs learner, ``(X[triplets],)`` for a triplets learner,
     ``(X[quadruplets],)`` for a quadruplets learner, ``(X, chunks)`` for a
-    chunklets learner.
+    chunklets learner, ``(X,)`` for an unsupervised one.
     With ``indices=True``, the same as row indices into ``X``, for a learner
     made with ``preprocessor=X``."""
     if spec.kind == "supervised":
         return (np.arange(X.shape[0]) if indices else X), y
+    if spec.kind == "unsupervised":
+        return ((np.arange(X.shape[0]) if indices else X),)
     if spec.kind == "chunks":
         chunks = toy_chunks(y)
         return (np.arange(X.shape[0]) if indices else X), chunks

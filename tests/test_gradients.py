@@ -1,9 +1,11 @@
 """Every loss's gradient against finite differences (``scipy.optimize``'s
 ``check_grad``): the SGD family's pair losses (hinge, contrastive), its
 triplet losses (triplet, InfoNCE; given or mined negatives), LMNN's loss
-(hinge, squared hinge; also against a naive triplet loop) and MMC's diagonal
-objective (with its Hessian). The steps of the SGD kernels follow these
-gradients, and the public objectives are these losses."""
+(hinge, squared hinge; also against a naive triplet loop), NCA's and MLKR's
+objectives (also against naive loops over every pair, in one or several row
+blocks and thread groups) and MMC's diagonal objective (with its Hessian).
+The steps of the SGD kernels follow these gradients, and the public
+objectives are these losses."""
 
 import numpy as np
 import pytest
@@ -16,7 +18,15 @@ from metriclearn._kernels.mmc import diagonal_objective, diagonal_value
 from metriclearn._kernels.sgd import CONTRASTIVE, HINGE, pair_loss_grad, sgd_steps
 from metriclearn._labels import LabelIndex
 from metriclearn._lmnn_solver import LMNNProblem
-from metriclearn.objectives import lmnn_objective, sgd_objective, triplet_objective
+from metriclearn._mlkr_solver import MLKRProblem
+from metriclearn._nca_solver import NCAProblem
+from metriclearn.objectives import (
+    lmnn_objective,
+    mlkr_objective,
+    nca_objective,
+    sgd_objective,
+    triplet_objective,
+)
 
 PAIR_LOSSES = {"hinge": HINGE, "contrastive": CONTRASTIVE}
 TRIPLET_LOSSES = {"triplet": kt.TRIPLET, "infonce": kt.INFONCE}
@@ -206,3 +216,97 @@ def test_mmc_diagonal_gradient_and_hessian(rng, c):
     assert_allclose(H, H_fd, rtol=1e-4, atol=1e-6)
     assert np.all(H == H.T)
     assert np.linalg.eigvalsh(H).min() >= -1e-12  # convex
+
+
+# ------------------------------------------------------------ NCA and MLKR
+
+
+def naive_nca_value_grad(L, X, y):
+    """NCA's objective sum_i p_i and its gradient, one pair at a time, from
+    Goldberger et al.'s formula: d f / d L = 2 L sum_i (p_i sum_k p_ik x_ik
+    x_ik^T - sum_{j: y_j = y_i} p_ij x_ij x_ij^T)."""
+    n, d = X.shape
+    G = np.zeros((d, d))
+    total = 0.0
+    for i in range(n):
+        e = np.array([np.exp(-np.sum((L @ (X[i] - X[k])) ** 2)) if k != i else 0.0
+                      for k in range(n)])
+        p = e / e.sum()
+        p_i = p[y == y[i]].sum()
+        total += p_i
+        for k in range(n):
+            outer = np.outer(X[i] - X[k], X[i] - X[k])
+            G += p_i * p[k] * outer - (y[k] == y[i]) * p[k] * outer
+    return total, 2.0 * L @ G
+
+
+def naive_mlkr_loss_grad(L, X, y):
+    """MLKR's leave-one-out error and its gradient, one pair at a time:
+    d f / d L = 4 L sum_ij (yhat_i - y_i) p_ij (yhat_i - y_j) x_ij x_ij^T."""
+    n, d = X.shape
+    K = np.array([[np.exp(-np.sum((L @ (X[i] - X[j])) ** 2)) if i != j else 0.0
+                   for j in range(n)] for i in range(n)])
+    P = K / K.sum(axis=1, keepdims=True)
+    yhat = P @ y
+    G = np.zeros((d, d))
+    for i in range(n):
+        for j in range(n):
+            w = (yhat[i] - y[i]) * P[i, j] * (yhat[i] - y[j])
+            G += w * np.outer(X[i] - X[j], X[i] - X[j])
+    return np.sum((yhat - y) ** 2), 4.0 * L @ G
+
+
+def _sorted_by_class(X, y):
+    index = LabelIndex(y)
+    Xs = np.ascontiguousarray(X[index.order])
+    return Xs - Xs.mean(axis=0), index.bounds, index.codes[index.order], y[index.order]
+
+
+@pytest.mark.parametrize("n_components", [4, 2, 1])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_nca_gradient_against_a_naive_loop(rng, n_components, n_jobs):
+    X, y = rng.normal(size=(30, 4)), rng.integers(3, size=30)
+    L = 0.6 * rng.standard_normal((n_components, 4))
+    Xs, bounds, codes, ys = _sorted_by_class(X, y)
+    # blocks of 7 rows: several blocks, in one or several groups
+    problem = NCAProblem(Xs, bounds, codes, n_jobs=n_jobs, memory=8 * 7 * 30 * n_jobs)
+    value, grad = problem.value_grad(L)
+    want_value, want_grad = naive_nca_value_grad(L, Xs, ys)
+    assert value == pytest.approx(want_value, rel=1e-12)
+    assert_allclose(grad, want_grad, rtol=1e-9, atol=1e-11 * np.abs(want_grad).max())
+    assert nca_objective(L, X, y) == pytest.approx(want_value, rel=1e-12)
+    # the later evaluations select candidates from the first's nearest points
+    for _ in range(2):
+        again, grad_again = problem.value_grad(L)
+        assert again == pytest.approx(want_value, rel=1e-12)
+        assert_allclose(grad_again, want_grad, rtol=1e-9, atol=1e-11 * np.abs(want_grad).max())
+
+
+@pytest.mark.parametrize("n_components", [4, 2, 1])
+def test_nca_gradient(rng, n_components):
+    X, y = rng.normal(size=(25, 4)), rng.integers(3, size=25)
+    Xs, bounds, codes, _ = _sorted_by_class(X, y)
+    problem = NCAProblem(Xs, bounds, codes)
+    _assert_gradient(lambda v: problem.loss_grad(v)[0], lambda v: problem.loss_grad(v)[1],
+                     0.7 * rng.standard_normal(n_components * 4))
+
+
+@pytest.mark.parametrize("n_components", [4, 2, 1])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_mlkr_gradient_against_a_naive_loop(rng, n_components, n_jobs):
+    X, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+    L = 0.6 * rng.standard_normal((n_components, 4))
+    problem = MLKRProblem(X, y, n_jobs=n_jobs)
+    value, grad = problem.value_grad(L)
+    want_value, want_grad = naive_mlkr_loss_grad(L, X, y)
+    assert value == pytest.approx(want_value, rel=1e-12)
+    assert_allclose(grad, want_grad, rtol=1e-9, atol=1e-11 * np.abs(want_grad).max())
+    assert mlkr_objective(L, X, y) == pytest.approx(want_value, rel=1e-12)
+
+
+@pytest.mark.parametrize("n_components", [4, 2, 1])
+def test_mlkr_gradient(rng, n_components):
+    X, y = rng.normal(size=(25, 4)), rng.normal(size=25)
+    problem = MLKRProblem(X, y)
+    _assert_gradient(lambda v: problem.loss_grad(v)[0], lambda v: problem.loss_grad(v)[1],
+                     0.7 * rng.standard_normal(n_components * 4))

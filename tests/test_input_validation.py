@@ -1,7 +1,9 @@
 """Input validation: every learner, in every input form it takes, and the
 clusterer and the clustering metric, fed each kind of awkward or wrong input.
 
-Each case ends in one of two outcomes, stated in :data:`EXPECTED`:
+Each case ends in one of two outcomes, stated in :data:`EXPECTED` (with
+rows for a kind of learner or a learner where what is right depends on what
+it learns from: :data:`EXPECTED_BY_KIND`, :data:`EXPECTED_BY_CLASS`):
 
 - ``OK``: a correct fit: a finite, symmetric positive semi-definite ``M``
   (finite centres for the clusterer) and a working ``transform``;
@@ -15,7 +17,9 @@ is an error in this test suite), a hang or a crash deep inside a kernel.
 Input forms (the first argument of ``fit``, or of the metric):
 
 ==================  =========================================================
-``points``          ``fit(X, y)`` with class labels (supervised learners)
+``points``          ``fit(X, y)`` with class labels (supervised learners;
+                    ``y`` ignored by unsupervised ones, chunklet labels for
+                    ``fit(X, chunks)``)
 ``index_points``    ``fit(indices, y)``, 1-D indices, ``preprocessor=X``
 ``pairs``           ``fit(pairs, y)``, pairs of points ``(n, 2, d)``
 ``index_pairs``     ``fit(pairs, y)``, ``(n, 2)`` indices, ``preprocessor=X``
@@ -195,6 +199,45 @@ EXPECTED = {
     "preprocessor_fixed": _each(INDEX_FORMS, _CALLABLE + "(5, 3)"),
     "preprocessor_1d": _each(INDEX_FORMS, _PRE + "got ndarray: Expected 2D array, got 1D array "
                                                  "instead"),
+}
+
+_IGNORED_Y = ("one_class", "short_labels", "no_labels")
+
+# Where what is right depends on what the learner learns from, rows that
+# replace those of EXPECTED for some cases: first by the kind of learner,
+# then by the learner.
+EXPECTED_BY_KIND = {
+    # fit(X, y=None) ignores y, as scikit-learn's unsupervised transformers do
+    "unsupervised": {case: {f: OK for f in POINT_FORMS} for case in _IGNORED_Y},
+    # fit(X, chunks): the labels are chunklet labels. One label is one
+    # chunklet of every point (whitening by their covariance); strings are
+    # no chunklet labels (metric-learn casts them to int, and fails)
+    "chunks": {
+        "one_class": {"points": OK},
+        "string_labels": _each(("points",), "chunks must hold integer chunklet labels (-1 "
+                                            "for a point in no chunklet); got dtype <U10 with "
+                                            "values ['setosa', 'versicolor', 'virginica', "
+                                            "'setosa', 'versicolor']"),
+    },
+}
+EXPECTED_BY_CLASS = {
+    # a regression learner: real targets. Constant targets (one "class") are
+    # predicted exactly by any metric, the start is returned; strings are not
+    # numbers
+    "MLKR": {
+        "one_class": {f: OK for f in POINT_FORMS},
+        "string_labels": _each(POINT_FORMS, "y must hold real targets: {cls} is a metric "
+                                            "learner for regression; got non-numeric values "
+                                            "['setosa', 'versicolor', 'virginica'] (encode "
+                                            "class labels as numbers)"),
+    },
+    # one class: every point picks a point of its class whatever the metric,
+    # the objective is at its maximum at the start, which is returned (as by
+    # scikit-learn's and metric-learn's NCA)
+    "NCA": {"one_class": {f: OK for f in POINT_FORMS}},
+    # chunklets drawn from one class are chunklets all the same (metric-learn
+    # fits them too): whitening within them
+    "RCA_Supervised": {"one_class": {f: OK for f in POINT_FORMS}},
 }
 
 
@@ -422,13 +465,21 @@ _FORMS_OF_KIND = {
     # fit(X, chunks): the class labels stand for the chunklets (a chunklet a class)
     "chunks": ("points",),
     "quadruplets": ("quadruplets", "index_quadruplets"),
+    "unsupervised": ("points", "index_points"),
     "clusterer": ("clusterer",),
 }
 TARGETS = [(spec, form) for spec in ALL_SPECS + CLUSTERER_SPECS
            for form in _FORMS_OF_KIND[spec.kind]] + [(None, "metric")]
 
 
-def expected(case, form):
+def expected(case, form, spec=None):
+    """The outcome of ``case`` in ``form`` (for ``spec``'s learner, whose
+    kind's and own rows come first)."""
+    if spec is not None:
+        for row in (EXPECTED_BY_CLASS.get(spec.name, {}).get(case),
+                    EXPECTED_BY_KIND.get(spec.kind, {}).get(case)):
+            if row is not None and form in row:
+                return row[form]
     row = EXPECTED[case]
     return row.get(form, row.get("*") if form != "metric" else None)
 
@@ -437,7 +488,7 @@ MATRIX = [
     pytest.param(spec, form, case, id=f"{spec.id if spec else 'metric'}-{form}-{case}")
     for spec, form in TARGETS
     for case in EXPECTED
-    if expected(case, form) is not None
+    if expected(case, form, spec) is not None
 ]
 
 
@@ -449,8 +500,18 @@ def test_the_matrix_is_complete():
     for form in FORMS:
         assert sum(expected(case, form) is not None for case in EXPECTED) >= 25, form
     assert len({form for _, form in TARGETS}) == len(FORMS) + 1
-    fits = sum(expected(p.values[2], p.values[1]) is OK for p in MATRIX)
+    fits = sum(expected(p.values[2], p.values[1], p.values[0]) is OK for p in MATRIX)
     assert fits >= 200 and len(MATRIX) - fits >= 400
+    # the rows by kind and by learner name kinds and learners that exist,
+    # cases of the table, and forms the learner takes
+    assert set(EXPECTED_BY_KIND) <= set(_FORMS_OF_KIND)
+    names = {spec.name: spec.kind for spec in ALL_SPECS}
+    for rows, forms_of in ((EXPECTED_BY_KIND, lambda k: _FORMS_OF_KIND[k]),
+                           (EXPECTED_BY_CLASS, lambda n: _FORMS_OF_KIND[names[n]])):
+        for key, cases in rows.items():
+            for case, row in cases.items():
+                assert case in EXPECTED, case
+                assert set(row) <= set(forms_of(key)), (key, case)
 
 
 @pytest.fixture(scope="module")
@@ -490,7 +551,7 @@ def _assert_correct_fit(est, form, d):
 
 @pytest.mark.parametrize(("spec", "form", "case"), MATRIX)
 def test_bad_input(spec, form, case, tmp_path, good_fits):
-    outcome = expected(case, form)
+    outcome = expected(case, form, spec)
     bad = EDITS[case](_base(), form, tmp_path)
     args, kwargs, params = _call(form, bad)
     if outcome is not OK:
@@ -526,7 +587,7 @@ def _bad_calls(spec, X, y, value):
     X_nan, X4 = X.copy(), np.c_[X, X[:, :1]]
     X_nan[7, 0] = value
     non_finite = "Input X contains " + ("NaN." if np.isnan(value) else _INF)
-    if spec.kind in ("supervised", "chunks"):
+    if spec.kind in ("supervised", "unsupervised", "chunks"):
         calls += [("transform", (X_nan,), non_finite),
                   ("transform", (X4,), f"X has 4 features, but {spec.name} is expecting 3 "
                                        "features as input.")]
@@ -567,10 +628,10 @@ def test_methods_check_indices(spec, toy):
     est = spec.make(preprocessor=X).fit(*args)
     bad = args[0].astype(np.float64)
     bad.flat[11] = 60
-    t = {"supervised": "X", "chunks": "X", "pairs": "pairs", "triplets": "triplets",
-         "quadruplets": "quadruplets"}[spec.kind]
+    t = {"pairs": "pairs", "triplets": "triplets",
+         "quadruplets": "quadruplets"}.get(spec.kind, "X")
     message = f"{t} holds indices out of range for the preprocessor of 60 samples: [60]"
-    method = "transform" if spec.kind in ("supervised", "chunks") else "predict"
+    method = "transform" if spec.kind in ("supervised", "unsupervised", "chunks") else "predict"
     assert_fails_cleanly(est, ValueError, re.escape(message), bad, method=method)
     bad.flat[11] = 2.5
     message = (f"{t} of shape {bad.shape} must hold integer indices into the preprocessor; "

@@ -24,11 +24,14 @@ import metriclearn._kernels
 from metriclearn._kernels import cluster as kc
 from metriclearn._kernels import distances as kd
 from metriclearn._kernels import itml as ki
+from metriclearn._kernels import lfda as kf
 from metriclearn._kernels import lmnn as kl
 from metriclearn._kernels import lmnn_impostors as kli
 from metriclearn._kernels import lmnn_incremental as klm
 from metriclearn._kernels import lsml as kls
+from metriclearn._kernels import mlkr as kr
 from metriclearn._kernels import mmc as km
+from metriclearn._kernels import nca as kn
 from metriclearn._kernels import scml as ksc
 from metriclearn._kernels import sgd as ks
 from metriclearn._kernels import sgd_mining as ksm
@@ -769,6 +772,233 @@ TWINS = [
              *_components(rng, interchangeable), np.full(20, max_steps, dtype=np.intp),
              interchangeable),
          _grid(interchangeable=[True, False], max_steps=[3, 10**6], seed=[1, 2, 3])),
+]
+
+
+# ------------------------------------------------ twins: NCA, MLKR, LFDA
+
+
+def _softmax_problem(rng, n=(9, 6, 11), d=4, r=3, scale=1.0):
+    """Points sorted by class (centred), class bounds and codes, and a map."""
+    codes = np.repeat(np.arange(len(n)), n).astype(np.intp)
+    X = rng.standard_normal((codes.shape[0], d))
+    X[:, 0] += 0.8 * codes
+    X -= X.mean(axis=0)
+    bounds = np.concatenate([[0], np.cumsum(n)]).astype(np.intp)
+    return X, rng.standard_normal((r, d)) * scale, bounds, codes
+
+
+def _nca_dense(X, L, codes, cutoff):
+    """NCA's softmax (terms beyond ``cutoff`` of a row's largest dropped) and
+    the weights W_ik = p_ik (p_i - [y_k = y_i]), dense."""
+    Z = X @ L.T
+    D = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(D, np.inf)
+    T = D - D.min(axis=1, keepdims=True)
+    E = np.where(T <= cutoff, np.exp(-np.minimum(T, cutoff)), 0.0)
+    P = E / E.sum(axis=1, keepdims=True)
+    same = codes[:, None] == codes[None, :]
+    p = (P * same).sum(axis=1)
+    # p_i - 1 as minus the other classes' share (no cancellation)
+    W = np.where(same, -P * (P * ~same).sum(axis=1, keepdims=True), P * p[:, None])
+    return Z, D, p, W
+
+
+def nca_row_weights_twin(g, norms, i, lo, hi, cutoff, col_sums):
+    d = norms[i] + norms - 2.0 * g
+    d[i] = np.inf
+    t = d - d.min()
+    keep = t <= cutoff
+    q = np.where(keep, np.exp(-np.minimum(t, cutoff)), 0.0)
+    q /= q.sum()
+    same = np.zeros(g.shape[0], dtype=bool)
+    same[lo:hi] = True
+    p = q[same].sum()
+    g[:] = np.where(same, -q * q[~same].sum(), q * p)
+    col_sums += g
+    return p, int(keep.sum()), int(np.argmin(d))
+
+
+def _nca_row_input(rng):
+    Z = rng.standard_normal((23, 3)) * 1.5
+    return Z @ Z[7], kn.sq_norms(Z), 7, 5, 12, 37.0, np.full(23, 0.25)
+
+
+def _candidate_input(rng, by_map, refresh):
+    X, L, bounds, codes = _softmax_problem(rng, scale=3.0)
+    n, r = X.shape[0], L.shape[0]
+    Z = X @ L.T
+    scale = 2.0 ** -np.frexp(np.abs(Z).max())[1]
+    unscale = 1.0 / scale**2
+    G = (Z * scale).astype(np.float32) @ (Z * scale).astype(np.float32).T
+    i = 10
+    M = Z if by_map else X
+    return (G[i], Z, kn.sq_norms(Z), i, bounds[1], bounds[2], 37.0, unscale,
+            (r + 4) * 2.0**-23, (r + 4) * 2.0**-100 * unscale, (np.arange(n) + 3) % n,
+            np.zeros(-(-n // 8) * 8, dtype=np.uint8), np.empty(n, dtype=np.intp),
+            np.empty(n), M, np.empty(M.shape[1]), np.full(n, 0.5),
+            np.full((n, r), 0.25) if by_map else np.empty((0, r)), refresh)
+
+
+def candidate_row_twin(g, Z, norms, i, lo, hi, cutoff, unscale, rel, slack, nearest, flags,
+                       idx, work, M, out_row, col_sums, U, refresh):
+    """The dense row's terms (the candidates only select them)."""
+    codes = np.zeros(Z.shape[0], dtype=np.intp)
+    codes[lo:hi] = 1
+    codes[i] = 1
+    _, D, p, W = _nca_dense(Z, np.eye(Z.shape[1]), codes, cutoff)
+    w = W[i]
+    nearest[i] = np.argmin(D[i])
+    out_row[:] = w @ M
+    col_sums += w
+    if U.shape[0]:
+        U += np.outer(w, Z[i])
+    return p[i], -1
+
+
+def nca_value_grad_twin(X, L, bounds, codes, nearest, block, n_groups, by_map, cutoff,
+                        dense_fraction, start_dense, refresh):
+    Z, D, p, W = _nca_dense(X, L, codes, cutoff)
+    nearest[:] = np.argmin(D, axis=1)
+    G = np.zeros((X.shape[1], X.shape[1]))
+    for i in range(X.shape[0]):
+        diff = X[i] - X
+        G += (diff * W[i][:, None]).T @ diff
+    return p.sum(), 2.0 * L @ G, p, -1.0
+
+
+def _nca_value_grad_input(rng, block, n_groups, by_map, dense, n_jobs, refresh=False):
+    X, L, bounds, codes = _softmax_problem(rng, r=1 if by_map else 3, scale=2.0)
+    n = X.shape[0]
+    return (X, L, bounds, codes, (np.arange(n) + 1) % n, block, n_groups, by_map, 37.0,
+            -1.0 if dense else 2.0, dense, refresh)
+
+
+def mlkr_loss_grad_twin(X, L, y, block, n_groups):
+    """MLKR's loss, gradient and estimates: dense, each row shifted by its
+    smallest distance, weights beyond the cutoff zero."""
+    Z = X @ L.T
+    D = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(D, np.inf)
+    U = D - D.min(axis=1, keepdims=True)
+    K = np.where(U <= kr._CUTOFF, np.exp(-np.minimum(U, kr._CUTOFF)), 0.0)
+    s = K.sum(axis=1)
+    yhat = K @ y / s
+    W = ((yhat - y) / s)[:, None] * K * (yhat[:, None] - y[None, :])
+    S = np.zeros((X.shape[1], X.shape[1]))
+    for i in range(X.shape[0]):
+        diff = X[i] - X
+        S += (diff * W[i][:, None]).T @ diff
+    return np.sum((yhat - y) ** 2), 4.0 * L @ S, yhat
+
+
+def mlkr_row_weights_twin(row, i, sq_i, sq, y, colsum, kw, scale, w_out):
+    d = np.maximum(sq_i + sq - 2.0 * row, 0.0)
+    d[i] = np.inf
+    u = d - d.min()
+    k = np.where(u <= kr._CUTOFF, np.exp(-np.minimum(u, kr._CUTOFF)), 0.0)
+    yhat = k @ y / k.sum()
+    row[:] = (yhat - y[i]) / k.sum() * k * (yhat - y)
+    colsum += row
+    w_out[:] = yhat, np.count_nonzero(u <= kr._CUTOFF), (yhat - y[i]) ** 2
+
+
+def _mlkr_row_input(rng):
+    Z = rng.standard_normal((19, 3)) * 2.0
+    sq = kr.sq_norms(Z)
+    return (Z @ Z[4], 4, sq[4], sq, rng.standard_normal(19), np.full(19, 0.5), np.empty(19),
+            np.empty(19, dtype=np.int64), np.empty(3))
+
+
+def shifted_neg_exp_twin(d, m, out, scale):
+    u = d - m
+    out[:] = np.where(u <= kr._CUTOFF, np.exp(-np.minimum(u, kr._CUTOFF)), 0.0)
+    return int(np.count_nonzero(u <= kr._CUTOFF))
+
+
+def update_nearest_twin(G, sq_rows, sq_cols, row0, col0, diagonal, best):
+    D = np.maximum(sq_rows[:, None] + sq_cols[None, :] - 2.0 * G, 0.0)
+    if diagonal:
+        np.fill_diagonal(D, np.inf)
+    k = best.shape[1]
+    rows = np.arange(row0, row0 + G.shape[0])
+    best[rows] = np.sort(np.hstack([best[rows], D]), axis=1)[:, :k]
+    if not diagonal:
+        cols = np.arange(col0, col0 + G.shape[1])
+        best[cols] = np.sort(np.hstack([best[cols], D.T]), axis=1)[:, :k]
+
+
+def _update_nearest_input(rng, diagonal, k):
+    R = rng.standard_normal((6, 3))
+    C = R if diagonal else rng.standard_normal((5, 3))
+    # earlier blocks' distances, some of which the block's replace
+    best = np.sort(rng.uniform(0.5, 12.0, (11, k)), axis=1)
+    return (R @ C.T, (R * R).sum(axis=1), (C * C).sum(axis=1), 0, 0 if diagonal else 6,
+            diagonal, best)
+
+
+def affinity_exponents_twin(G, sq_rows, sq_cols, sigma_rows, sigma_cols, diagonal, out):
+    D = np.maximum(sq_rows[:, None] + sq_cols[None, :] - 2.0 * G, 0.0)
+    scale = np.outer(sigma_rows, sigma_cols)
+    out[:] = np.where(scale > 0, -D / np.where(scale > 0, scale, 1.0), -np.inf)
+    if diagonal:
+        np.fill_diagonal(out, -np.inf)
+
+
+def _affinity_input(rng, diagonal):
+    R = rng.standard_normal((6, 3))
+    C = R if diagonal else rng.standard_normal((5, 3))
+    sig_r, sig_c = rng.random(6) + 0.1, rng.random(C.shape[0]) + 0.1
+    sig_r[1] = 0.0  # a point whose k-th neighbour coincides with it
+    sig_c[3] = 0.0
+    return (R @ C.T, (R * R).sum(axis=1), (C * C).sum(axis=1), sig_r, sig_c, diagonal,
+            np.empty((6, C.shape[0])))
+
+
+TWINS += [
+    Twin(("nca.exp_neg",), kn.exp_neg, lambda t: np.exp(-t),
+         lambda rng, seed, top: (float(rng.uniform(0.0, top)),),
+         _grid(seed=[0, 1, 2, 3], top=[1.0, 40.0, 700.0]), rtol=4e-16, atol=0.0),
+    Twin(("nca.sq_norms",), kn.sq_norms, lambda Z: (Z * Z).sum(axis=1),
+         lambda rng: (rng.standard_normal((7, 3)),)),
+    Twin(("nca.row_weights",), kn.row_weights, nca_row_weights_twin, _nca_row_input,
+         inout=(0, 6), out=lambda r, a: (r, a[0], a[6])),
+    # out: p_i, the nearest points, the row of W M, the column sums, W^T Z
+    Twin(("nca.candidate_row",), kn.candidate_row, candidate_row_twin,
+         _candidate_input, _grid(by_map=[False, True], refresh=[False, True]),
+         inout=(10, 11, 12, 13, 15, 16, 17),
+         out=lambda r, a: (r[0], a[10], a[15], a[16], a[17]), rtol=1e-10),
+    # dense blocks, sparse ones (their candidates from the nearest points
+    # of a first pass), in one or several groups, folded into X or into Z
+    Twin(("nca.get_nca_value_grad", "nca.nca_value_grad"), kn.get_nca_value_grad,
+         nca_value_grad_twin, _nca_value_grad_input,
+         _grid(block=[1, 7, 128], n_groups=[1, 3], by_map=[False, True], dense=[True],
+               n_jobs=[1, 2]) + _grid(block=[7], n_groups=[1, 2], by_map=[False, True],
+                                      dense=[False], n_jobs=[1, 2], refresh=[False, True]),
+         inout=(4,), out=lambda r, a: (r[0], r[1], r[2], a[4]), rtol=1e-10),
+    Twin(("mlkr.sq_norms",), kr.sq_norms, lambda Z: (Z * Z).sum(axis=1),
+         lambda rng: (rng.standard_normal((7, 3)),)),
+    Twin(("mlkr.shifted_neg_exp",), kr.shifted_neg_exp, shifted_neg_exp_twin,
+         lambda rng: (np.concatenate([rng.uniform(0.5, 60.0, 37), [0.5, 50.5, 51.0]]), 0.5,
+                      np.empty(40), np.empty(40, dtype=np.int64)),
+         inout=(2, 3), out=lambda r, a: (r, a[2]), rtol=4e-16, atol=0.0),
+    Twin(("mlkr.row_sums",), kr.row_sums, lambda a, b: (a.sum(), a @ b),
+         lambda rng: (rng.random(37), rng.standard_normal(37))),
+    Twin(("mlkr.row_weights",), kr.row_weights, mlkr_row_weights_twin, _mlkr_row_input,
+         inout=(0, 5, 6, 7, 8), out=lambda r, a: (a[0], a[5], a[8]), rtol=1e-11),
+    Twin(("mlkr.get_loss_grad", "mlkr.loss_grad"), kr.get_loss_grad, mlkr_loss_grad_twin,
+         lambda rng, block, n_groups, scale, n_jobs: (
+             (p := _softmax_problem(rng, scale=scale))[0], p[1], rng.standard_normal(26),
+             block, n_groups),
+         _grid(block=[1, 7, 256], n_groups=[1, 3], scale=[0.3, 3.0], n_jobs=[1, 2]),
+         rtol=1e-10),
+    Twin(("lfda.update_nearest",), kf.update_nearest, update_nearest_twin,
+         _update_nearest_input, _grid(diagonal=[False, True], k=[1, 3]), inout=(6,),
+         out=lambda r, a: a[6]),
+    # the affinities themselves (the exponents' -inf would make atol infinite)
+    Twin(("lfda.affinity_exponents",), kf.affinity_exponents, affinity_exponents_twin,
+         _affinity_input, _grid(diagonal=[False, True]), inout=(6,),
+         out=lambda r, a: np.exp(a[6])),
 ]
 
 

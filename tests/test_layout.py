@@ -114,7 +114,8 @@ DRIVERS = [
     or name in {
         "metriclearn._sgd.engine", "metriclearn._sgd.dask", "metriclearn._sgd.sources",
         "metriclearn._sgd.losses", "metriclearn._lmnn_solver", "metriclearn._lmnn_search",
-        "metriclearn._mmc_solver", "metriclearn._validation",
+        "metriclearn._mmc_solver", "metriclearn._nca_solver", "metriclearn._mlkr_solver",
+        "metriclearn._validation",
         "metriclearn._linalg", "metriclearn._calibration", "metriclearn._labels",
         "metriclearn._result", "metriclearn._threads", "metriclearn.objectives",
         "metriclearn._itml_solver",

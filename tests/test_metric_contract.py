@@ -18,10 +18,13 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from support import (
     NEAR_PRIOR,
+    SUPERVISED_SPECS,
     TUPLE_SPECS,
+    UNSUPERVISED_SPECS,
     all_specs,
     fit_spec,
-    supervised_specs,
+    over,
+    point_specs,
     training_input,
 )
 
@@ -132,7 +135,9 @@ def test_get_metric_in_knn_equals_knn_after_transform(spec, toy, rng):
     )
 
 
-@supervised_specs
+# the learners that fit in a Pipeline: a supervised one learns from the
+# labels, an unsupervised one ignores them
+@over(SUPERVISED_SPECS + UNSUPERVISED_SPECS)
 def test_pipeline_with_knn_beats_euclidean_knn(spec):
     X, y = make_xing_toy(n_samples=90, n_classes=3, random_state=2)
     pipe = Pipeline([("learner", spec.make()), ("knn", KNeighborsClassifier(5))])
@@ -140,6 +145,25 @@ def test_pipeline_with_knn_beats_euclidean_knn(spec):
     euclidean = cross_val_score(KNeighborsClassifier(5), X, y, cv=5).mean()
     assert learned > euclidean
     assert learned >= (0.95 if spec.name in NEAR_PRIOR else 0.97)
+
+
+# Learners whose objective does not ask for compact classes, so that k-means
+# after them is only held to beat k-means on the raw data (0.636 here), not to
+# reach 0.95: measured on this problem (and reported in their user guides),
+# with metric-learn 0.7.0's and scikit-learn's results on the same data.
+KMEANS_NOT_THE_OBJECTIVE = {
+    # the leave-one-out 1-NN objective is saturated (89.99999947 of 90) at
+    # metric-learn's stopping rule, with the same iterate as metric-learn's
+    # NCA: k-means 0.809 (scikit-learn's NCA 0.737); NCA pulls each point
+    # next to some point of its class, not its class together
+    "NCA": "stochastic 1-NN objective saturated: 0.809",
+    # a regression learner given class labels as real targets: k-means 0.772
+    # (metric-learn's MLKR 0.678)
+    "MLKR": "kernel regression of the labels taken as numbers: 0.772",
+    # unsupervised whitening, which ignores the labels: k-means 0.729, as with
+    # metric-learn's Covariance (same metric)
+    "Covariance": "whitening ignores the labels: 0.729",
+}
 
 
 @all_specs
@@ -150,8 +174,13 @@ def test_kmeans_after_transform_beats_kmeans_on_raw_data(spec):
     raw = pairwise_clustering_accuracy(y, kmeans.fit_predict(X))
     learned = pairwise_clustering_accuracy(y, kmeans.fit_predict(est.transform(X)))
     assert learned > raw
-    if spec.name not in NEAR_PRIOR:
+    if spec.name not in NEAR_PRIOR and spec.name not in KMEANS_NOT_THE_OBJECTIVE:
         assert learned >= 0.95
+
+
+def test_kmeans_exceptions_are_learners():
+    names = {spec.name for spec in SUPERVISED_SPECS + UNSUPERVISED_SPECS}
+    assert set(KMEANS_NOT_THE_OBJECTIVE) <= names
 
 
 # ------------------------------------------------------ features and indices
@@ -173,14 +202,15 @@ def test_get_feature_names_out(spec, toy):
     assert_array_equal(est.get_feature_names_out(), expected)
 
 
-@supervised_specs
+@point_specs
 def test_feature_names_from_dataframe(spec, toy):
     pd = pytest.importorskip("pandas")
     X, y = toy
     df = pd.DataFrame(X, columns=["width", "height", "depth"])
-    est = spec.make().fit(df, y)
+    _, *labels = training_input(spec, X, y)
+    est = spec.make().fit(df, *labels)
     assert_array_equal(est.feature_names_in_, ["width", "height", "depth"])
-    assert_array_equal(est.components_, spec.make().fit(X, y).components_)
+    assert_array_equal(est.components_, spec.make().fit(X, *labels).components_)
     prefix = type(est).__name__.lower()
     names = [f"{prefix}{i}" for i in range(est.components_.shape[0])]
     assert_array_equal(est.get_feature_names_out(), names)
@@ -231,13 +261,14 @@ def test_index_tuples_with_preprocessor_equal_point_tuples(spec, form, toy):
     assert est.score(tuples, *labels) == on_points.score(points, *labels)
 
 
-@supervised_specs
+@point_specs
 def test_index_points_with_preprocessor_equal_points(spec, toy):
     X, y = toy
     idx = np.arange(X.shape[0])
-    on_points = spec.make().fit(X, y)
-    on_array = spec.make(preprocessor=X).fit(idx, y)
-    on_callable = spec.make(preprocessor=lambda i: X[i]).fit(idx, y)
+    _, *labels = training_input(spec, X, y)
+    on_points = spec.make().fit(X, *labels)
+    on_array = spec.make(preprocessor=X).fit(idx, *labels)
+    on_callable = spec.make(preprocessor=lambda i: X[i]).fit(idx, *labels)
     for est in (on_array, on_callable):
         assert est.n_features_in_ == X.shape[1]
         _same_fit(est, on_points)

@@ -17,8 +17,8 @@ from support import (
     all_specs,
     assert_fails_cleanly,
     pairs_specs,
+    point_specs,
     spec_id,
-    supervised_specs,
     toy_pairs,
     training_input,
 )
@@ -145,16 +145,27 @@ def test_pairs_of_identical_points_do_not_produce_nan(spec, toy):
     assert_array_equal(est.predict(pairs[::4]), 1)
 
 
-@supervised_specs
+@point_specs
 def test_duplicated_points_do_not_produce_nan(spec, toy):
     X, y = toy
+    args = training_input(spec, np.concatenate([X, X[:20]]), np.concatenate([y, y[:20]]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        est = spec.make().fit(np.concatenate([X, X[:20]]), np.concatenate([y, y[:20]]))
+        est = spec.make().fit(*args)
     assert np.all(np.isfinite(est.components_))
 
 
 # ------------------------------------------------------ convergence warnings
+
+
+def _iterative(spec):
+    return "max_iter" in spec.cls().get_params()
+
+
+def _closed_form(spec):
+    # SDML runs scikit-learn's graphical lasso to its own tolerance: iterative,
+    # with no max_iter of its own
+    return not _iterative(spec) and not spec.name.startswith("SDML")
 
 
 @pytest.mark.parametrize("spec", [s for s in ALL_SPECS if {"max_iter", "tol"}
@@ -166,6 +177,16 @@ def test_convergence_warning_names_the_parameter_to_change(spec, toy):
     args = training_input(spec, X, y)
     with pytest.warns(ConvergenceWarning, match=r"max_iter=1\b.*increase max_iter"):
         spec.make(max_iter=1).fit(*args)
+
+
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if _closed_form(s)], ids=spec_id)
+def test_closed_form_learners_converge_in_no_iteration(spec, toy):
+    X, y = toy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = spec.make().fit(*training_input(spec, X, y))
+    assert est.n_iter_ == 0 and est.converged_
+    assert est.objective_history_.shape == (0,)
 
 
 def test_clusterer_convergence_warning_names_the_parameter_to_change(toy):

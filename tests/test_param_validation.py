@@ -37,17 +37,19 @@ NDARRAY = " or an instance of 'numpy.ndarray'"
 DEPRECATED = "a str among {'deprecated'} or "  # metric-learn's old names
 SGD = ("SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner")
 SCML = ("SCML", "SCML_Supervised")
+# tol=None: the solver's own default (scipy's for NCA, a relative 1e-7 for MLKR)
+TOL_NONE = SGD + ("NCA", "MLKR")
 
 # parameter -> [(an invalid value, what the error says the parameter must
 # be)]; where classes differ, a dict from class names to that description
 INVALID = {
     "max_iter": [(0, INT_1), (-1, INT_1), (2.5, INT_1)],
-    "tol": [(-1e-3, {SGD: FLOAT_0 + " or None", "*": FLOAT_0}),
-            ("small", {SGD: FLOAT_0 + " or None", "*": FLOAT_0})],
+    "tol": [(-1e-3, {TOL_NONE: FLOAT_0 + " or None", "*": FLOAT_0}),
+            ("small", {TOL_NONE: FLOAT_0 + " or None", "*": FLOAT_0})],
     "init": [("pca_or_so", {
         ("MMC", "MMC_Supervised"): "a str among {'covariance', 'identity', 'random'}" + NDARRAY,
-        ("LMNN",): "a str among {'auto', 'identity', 'lda', 'pca', 'random'}" + NDARRAY,
-        SGD: "a str among {'auto', 'identity', 'pca', 'random'}" + NDARRAY,
+        ("LMNN", "NCA"): "a str among {'auto', 'identity', 'lda', 'pca', 'random'}" + NDARRAY,
+        SGD + ("MLKR",): "a str among {'auto', 'identity', 'pca', 'random'}" + NDARRAY,
         ("ConstrainedKMeans",): "a str among {'k-means++', 'random'} or an array-like",
     })],
     "prior": [("pca_or_so", {
@@ -76,7 +78,12 @@ INVALID = {
     "convergence_tol": [(-1.0, DEPRECATED + FLOAT_0)],
     "convergence_threshold": [(-1.0, DEPRECATED + FLOAT_0)],
     "num_constraints": [(0, DEPRECATED + INT_1)],
-    "k": [(0, DEPRECATED + INT_1)],
+    # LMNN: metric-learn's old name of n_neighbors; LFDA: its own parameter
+    "k": [(0, {("LFDA",): INT_1_NONE, "*": DEPRECATED + INT_1})],
+    "embedding_type": [("pca", "a str among {'orthonormalized', 'plain', 'weighted'}")],
+    "n_chunks": [(0, INT_1)],
+    "chunk_size": [(0, INT_1)],
+    "num_chunks": [(0, DEPRECATED + INT_1)],
     "n_components": [(0, INT_1_NONE)],
     "callback": [(3, "a callable or None")],
     "n_jobs": [(1.5, "an instance of 'int' or None")],
@@ -229,6 +236,16 @@ WRONG_FOR_THE_DATA = [
     ("LMNN", {"init": np.eye(3)[:2], "n_components": 3}, "init has 2 rows, but n_components=3"),
     ("LMNN", {"init": np.full((3, 3), np.nan)}, "init contains NaN or infinity"),
     ("SGD", {"n_components": 4}, "n_components=4 must be at most the number of features (3)"),
+    ("NCA", {"n_components": 4}, "n_components=4 must be at most the number of features (3)"),
+    ("NCA", {"init": "lda", "n_components": 3},
+     "init='lda' needs n_components <= min(n_features, n_classes - 1) = 2; got n_components=3"),
+    ("NCA", {"init": np.eye(2)},
+     "init must have shape (n_components, 3) to match the 3 features of X; got shape (2, 2)"),
+    ("NCA", {"init": np.full((3, 3), np.nan)}, "init contains NaN or infinity"),
+    ("MLKR", {"n_components": 4}, "n_components=4 must be at most the number of features (3)"),
+    ("MLKR", {"init": np.eye(3)[:2], "n_components": 3}, "init has 2 rows, but n_components=3"),
+    ("LFDA", {"n_components": 4}, "n_components=4 must be at most the number of features (3)"),
+    ("RCA", {"n_components": 4}, "n_components=4 must be at most the number of features (3)"),
     ("SGD", {"n_components": 2, "init": np.eye(3)},
      "init must have shape (2, 3) (n_components, n_features); got shape (3, 3)"),
     ("SGD", {"init": np.full((3, 3), np.nan)}, "init contains NaN or infinity"),

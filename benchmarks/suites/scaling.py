@@ -8,7 +8,8 @@ fit took longer than ``--stop-after`` seconds is not run at the larger sizes.
 The exponent of each series is the slope of a least-squares line on log-log
 axes. For the pairs learners (MMC, ITML) a sample *is* a pair, so their
 n_samples axis is their constraints axis. LMNN's n_samples axis also scores
-3-NN accuracy on 2,000 held-out points.
+3-NN accuracy on 2,000 held-out points, as does NCA's (against
+scikit-learn's NCA, both at its tolerance).
 """
 
 import math
@@ -60,6 +61,19 @@ def _lmnn_problem(n, d, k=3, held_out=False):
     return learners.lmnn(n_neighbors=k, with_nca=False), (X, y), test
 
 
+def _nca_problem(n, d):
+    """NCA at scikit-learn's tolerance against scikit-learn's NCA on ``n``
+    training points, 3-NN accuracy on ``N_TEST`` held-out ones."""
+    from sklearn.model_selection import train_test_split
+
+    from ..anchors import NCA
+
+    X, y = problems.classification(n + N_TEST, d)
+    X, X_t, y, y_t = train_test_split(X, y, test_size=N_TEST, stratify=y,
+                                      random_state=problems.SEED)
+    return learners.nca(NCA), (X, y), problems.Split(f"n={n}", X, y, X_t, y_t)
+
+
 def _sgd_problem(n, d, m=None):
     """SGD with ``m`` pairs per epoch against SCML with about as many
     triplets (``n * k_genuine * k_impostor``, ``k_genuine=3``)."""
@@ -100,6 +114,9 @@ def series(quick=False):
                            lambda d: _lmnn_problem(1000, d), lambda d: d),
         "constraints": Axis("target pairs (n x n_neighbors)", pick([1, 2, 4, 8]),
                             lambda k: _lmnn_problem(1000, 20, k), lambda k: 1000 * k)}
+    out["nca_sk"] = {
+        "n_samples": Axis("n_samples, d=50", pick([250, 500, 1000, 2000, 5000]),
+                          lambda n: _nca_problem(n, 50), lambda n: n)}
     out["sgd"] = {
         "n_samples": Axis("n_samples", pick([250, 500, 1000, 2000, 4000]),
                           lambda n: _sgd_problem(n, 20), lambda n: n),
@@ -179,7 +196,8 @@ def exponents(points):
 
 
 TITLES = {"mmc": "MMC (full)", "mmc_diag": "MMC (diagonal)", "itml": "ITML",
-          "lmnn": "LMNN", "sgd": "SGDMetricLearner_Supervised / SCML"}
+          "lmnn": "LMNN", "nca_sk": "NCA / scikit-learn NCA (tol=1e-5)",
+          "sgd": "SGDMetricLearner_Supervised / SCML"}
 
 
 def _exp(value):
