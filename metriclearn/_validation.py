@@ -14,6 +14,7 @@
 Nothing here imports an estimator.
 """
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,7 +59,8 @@ def check_preprocessor(preprocessor):
     except (TypeError, ValueError) as exc:
         raise ValueError(
             "preprocessor must be None, a callable, or an array of shape "
-            f"(n_samples, n_features); got {type(preprocessor).__name__}: {exc}"
+            f"(n_samples, n_features); got {type(preprocessor).__name__}: "
+            f"{_dim_message(str(exc))}"
         ) from exc
     return X
 
@@ -84,13 +86,30 @@ def check_points(estimator, X, *, reset, y="no_validation", **kwargs):
         return validate_data(estimator, X, y, reset=reset, **kwargs)
     except ValueError as exc:
         # scikit-learn's messages about an array's shape do not say which
-        # argument they mean (its other messages name X or y)
-        if str(exc).startswith(_UNNAMED_SHAPE_ERRORS):
-            raise ValueError(f"X: {exc}") from exc
+        # argument they mean (its other messages name X or y), and their
+        # wording of a dimension too many changed in scikit-learn 1.7
+        message = _dim_message(str(exc))
+        if message.startswith(_UNNAMED_SHAPE_ERRORS):
+            raise ValueError(f"X: {message}") from exc
         raise
 
 
 _UNNAMED_SHAPE_ERRORS = ("Found array with", "Expected 2D array", "Expected a 2-dimensional")
+# scikit-learn < 1.7: "Found array with dim 3. NCA expected <= 2." ("None"
+# when no estimator is named)
+_OLD_DIM_MESSAGE = re.compile(r"^Found array with dim (\d+)\. (\w+) expected <= (\d+)\.")
+
+
+def _dim_message(message):
+    """scikit-learn's message about a dimension too many in the wording of
+    scikit-learn 1.7 and later, whatever the installed version."""
+    match = _OLD_DIM_MESSAGE.match(message)
+    if match is None:
+        return message
+    dim, name, most = match.groups()
+    by = "" if name == "None" else f" by {name}"
+    return f"Found array with dim {dim}, while dim <= {most} is required{by}." + message[
+        match.end():]
 
 
 # --------------------------------------------------------------------------

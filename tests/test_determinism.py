@@ -169,6 +169,9 @@ def _two_problems(spec):
 
 
 @all_specs
+@pytest.mark.xfail(np.lib.NumpyVersion(np.__version__) < "2.0.0", strict=False,
+                   reason="with the OpenBLAS bundled with numpy < 2, LAPACK calls from two "
+                          "threads at once differ in the last bits from calls in sequence")
 def test_fits_in_two_threads_equal_fits_in_sequence(spec):
     sequential = [est.fit(*args) for est, args in _two_problems(spec)]
     problems = _two_problems(spec)

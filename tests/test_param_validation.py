@@ -32,7 +32,8 @@ INT_1 = "an int in the range [1, inf)"
 INT_1_NONE = INT_1 + " or None"
 FLOAT_0 = "a float in the range [0.0, inf)"
 FLOAT_POS = "a float in the range (0.0, inf)"
-BOOL = "an instance of 'bool' or an instance of 'numpy.bool'"
+# (numpy's boolean scalar type is numpy.bool_ before numpy 2)
+BOOL = f"an instance of 'bool' or an instance of 'numpy.{np.bool_.__name__}'"
 NDARRAY = " or an instance of 'numpy.ndarray'"
 DEPRECATED = "a str among {'deprecated'} or "  # metric-learn's old names
 SGD = ("SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner")
