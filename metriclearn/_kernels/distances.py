@@ -116,3 +116,26 @@ def index_sq_distances(P, i, j, out):
             t = a[c] - b[c]
             s += t * t
         out[k] = s
+
+
+@njit(cache=True)
+def sq_norms(Z):
+    """``||z_k||^2`` of every row (NCA, MLKR and the LMNN searches expand
+    squared distances with them).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, r), float64, IN
+
+    Returns
+    -------
+    norms : ndarray of shape (n,), float64
+    """
+    n, r = Z.shape
+    out = np.empty(n)
+    for k in range(n):
+        s = 0.0
+        for t in range(r):
+            s += Z[k, t] * Z[k, t]
+        out[k] = s
+    return out

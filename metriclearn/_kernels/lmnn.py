@@ -14,11 +14,11 @@ Every kernel takes the points sorted by class, so that the points of class
 import numpy as np
 from numba import njit, prange
 
+from .distances import sq_norms
 from .lmnn_impostors import (
     _BLOCK,
     _CHUNK,
     _sq_dist,
-    _sq_norms,
     class_blocks,
     class_pair_tiles,
     get_impostor_search,
@@ -65,7 +65,7 @@ def _target_neighbors(X, bounds, n_neighbors, block):
     n = X.shape[0]
     k = n_neighbors
     blocks = class_blocks(bounds, block)
-    norms = _sq_norms(X)
+    norms = sq_norms(X)
     out = np.empty((n, k), dtype=np.intp)
     for b in prange(blocks.shape[0]):
         start, stop, cs, ce = blocks[b, 0], blocks[b, 1], blocks[b, 2], blocks[b, 3]

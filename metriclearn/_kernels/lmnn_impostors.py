@@ -19,6 +19,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .distances import sq_norms
+
 # Rows (anchors) per block and columns per GEMM tile: a tile of
 # ``_BLOCK x _CHUNK`` products is 1 MiB in float32 (2 MiB in float64).
 _BLOCK = 128
@@ -90,18 +92,6 @@ def class_pair_tiles(bounds, block, chunk):
             out[t, 2] = c0
             out[t, 3] = min(c0 + chunk, n)
             t += 1
-    return out
-
-
-@njit(cache=True)
-def _sq_norms(Z):
-    n, r = Z.shape
-    out = np.empty(n)
-    for i in range(n):
-        s = 0.0
-        for t in range(r):
-            s += Z[i, t] * Z[i, t]
-        out[i] = s
     return out
 
 
@@ -366,7 +356,7 @@ def _impostor_search(X, Z, bounds, targets, dist_t, store_at, scan_at, block, ch
     d = X.shape[1]
     tiles = class_pair_tiles(bounds, block, chunk)
     n_tiles = tiles.shape[0]
-    norms = _sq_norms(Z)
+    norms = sq_norms(Z)
     radii = margin_radii(dist_t)
     rho = np.sqrt(radii)
     Z32, unscale, rel_slack, abs_slack = single_precision(Z)

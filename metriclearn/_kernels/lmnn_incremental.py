@@ -20,7 +20,8 @@ the active triplets are exactly those of a full search.
 import numpy as np
 from numba import njit, prange
 
-from .lmnn_impostors import _row_terms, _sq_dist, _sq_norms, margin_radii, single_precision
+from .distances import sq_norms
+from .lmnn_impostors import _row_terms, _sq_dist, margin_radii, single_precision
 
 
 @njit(cache=True)
@@ -190,7 +191,7 @@ def _rescan_terms(X, Z, labels, dist_t, rows, marked, block, chunk, n_groups, sq
     d = X.shape[1]
     r = Z.shape[1]
     n_rows = rows.shape[0]
-    norms = _sq_norms(Z)
+    norms = sq_norms(Z)
     radii = margin_radii(dist_t)
     Z32, unscale, rel_slack, abs_slack = single_precision(Z)
     n_blocks = (n_rows + block - 1) // block

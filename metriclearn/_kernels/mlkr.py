@@ -30,6 +30,8 @@ a polynomial that the compiler vectorises (:func:`shifted_neg_exp`).
 import numpy as np
 from numba import njit, prange
 
+from .distances import sq_norms
+
 # Weights below exp(-_CUTOFF) ~ 2e-22 of a row's largest are zero.
 _CUTOFF = 50.0
 # (larger shifts are capped here before the exponential, then zeroed)
@@ -59,28 +61,6 @@ def block_rows(n, n_groups=1, memory=_MEMORY):
     if n_groups > 1:
         rows = min(rows, max(_MIN_BLOCK, -(-n // (4 * n_groups))))
     return int(max(1, min(rows, n)))
-
-
-@njit(cache=True)
-def sq_norms(Z):
-    """Squared Euclidean norms of the rows of ``Z``.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n, r), float64, IN
-
-    Returns
-    -------
-    out : ndarray of shape (n,), float64
-    """
-    n, r = Z.shape
-    out = np.empty(n)
-    for i in range(n):
-        s = 0.0
-        for t in range(r):
-            s += Z[i, t] * Z[i, t]
-        out[i] = s
-    return out
 
 
 # exp(-u) = 2^-k exp(-r) with k = round(u / ln 2) and |r| <= ln(2) / 2:

@@ -32,6 +32,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .distances import sq_norms
+
 # ln 2 split in a part with trailing zero bits (so that k * _LN2_HI is exact
 # for |k| < 2^11) and the rest (Cody and Waite)
 _LN2_HI = 6.93147180369123816490e-01
@@ -188,28 +190,6 @@ def row_weights(g, norms, i, lo, hi, cutoff, col_sums):
     for k in range(n):
         col_sums[k] += g[k]
     return p, count, best
-
-
-@njit(cache=True)
-def sq_norms(Z):
-    """``||z_k||^2`` of every row.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n, r), float64, IN
-
-    Returns
-    -------
-    norms : ndarray of shape (n,), float64
-    """
-    n, r = Z.shape
-    out = np.empty(n)
-    for k in range(n):
-        s = 0.0
-        for t in range(r):
-            s += Z[k, t] * Z[k, t]
-        out[k] = s
-    return out
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
