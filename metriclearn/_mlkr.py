@@ -14,7 +14,6 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._linalg import check_n_components
 from ._mlkr_solver import DEFAULT_FTOL, DEFAULT_GTOL, solve
 from ._result import FitResult
-from ._threads import limit_threads, numba_threads
 from ._validation import check_points
 from .base import BaseMetricLearner, SupervisedLearnerMixin
 
@@ -244,17 +243,15 @@ class MLKR(SupervisedLearnerMixin, BaseMetricLearner):
 
     def _fit_labels(self, X, y, rng):
         L0 = self._initialize(X, rng)
-        threads = numba_threads(self.n_jobs)
-        # parallelism is numba's (opt-in by n_jobs): BLAS, called on blocks
-        # inside the kernel, runs on one thread
+        # parallelism is numba's (opt-in by n_jobs; the template sets the
+        # threads, BLAS on one)
         ftol, gtol = ((DEFAULT_FTOL, DEFAULT_GTOL) if self.tol is None
                       else (self.tol, self.tol))
-        with limit_threads(threads, blas=1):
-            L, history, n_iter, converged = solve(
-                X, y, L0, max_iter=self.max_iter, ftol=ftol, gtol=gtol,
-                callback=self.callback, threads=threads,
-                name=type(self).__name__,
-            )
+        L, history, n_iter, converged = solve(
+            X, y, L0, max_iter=self.max_iter, ftol=ftol, gtol=gtol,
+            callback=self.callback, threads=self._solver_threads(),
+            name=type(self).__name__,
+        )
         return FitResult(L, n_iter, converged, history)
 
     def _convergence_message(self):

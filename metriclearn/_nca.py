@@ -12,7 +12,6 @@ from ._labels import LabelIndex
 from ._linalg import check_n_components
 from ._nca_solver import solve
 from ._result import FitResult
-from ._threads import limit_threads, numba_threads
 from .base import BaseMetricLearner, SupervisedLearnerMixin
 
 __all__ = ["NCA"]
@@ -222,18 +221,16 @@ class NCA(SupervisedLearnerMixin, BaseMetricLearner):
         check_classification_targets(y)
         index = LabelIndex(y)
         L0 = self._initialize(X, y, index.n_classes, rng)
-        threads = numba_threads(self.n_jobs)
         ftol, gtol = ((_DEFAULT_FTOL, _DEFAULT_GTOL) if self.tol is None
                       else (self.tol, self.tol))
-        # parallelism is numba's (opt-in by n_jobs): BLAS, called on blocks
-        # inside the kernel, runs on one thread
-        with limit_threads(threads, blas=1):
-            L, history, n_iter, converged = solve(
-                np.ascontiguousarray(X[index.order]), index.bounds,
-                index.codes[index.order], L0, max_iter=self.max_iter, ftol=ftol,
-                gtol=gtol, callback=self.callback, threads=threads,
-                name=type(self).__name__,
-            )
+        # parallelism is numba's (opt-in by n_jobs; the template sets the
+        # threads, BLAS on one)
+        L, history, n_iter, converged = solve(
+            np.ascontiguousarray(X[index.order]), index.bounds,
+            index.codes[index.order], L0, max_iter=self.max_iter, ftol=ftol,
+            gtol=gtol, callback=self.callback, threads=self._solver_threads(),
+            name=type(self).__name__,
+        )
         return FitResult(L, n_iter, converged, history)
 
     def _convergence_message(self):
