@@ -156,23 +156,55 @@ def dual_certificate(V, delta, xi0, M0, gamma, lam):
 
 
 def _contradiction(W, delta, mu):
-    """Whether ``mu`` proves the hard constraints infeasible (Farkas).
+    """A dual point that proves the hard constraints infeasible (Farkas),
+    or None.
 
-    For any ``N = L0^-1 M L0^-T`` meeting every bound,
-    ``<N, B(mu) - I> = sum_i delta_i mu_i w_i^T N w_i <= sum_i delta_i mu_i``.
-    If that sum is negative while ``B(mu) - I`` is positive semi-definite,
-    the left side is not negative: no such ``N`` exists. Margins of ``1e-9``
-    keep rounding from making the case.
+    For any ``N = L0^-1 M L0^-T`` meeting every bound and any ``nu >= 0``,
+    ``<N, G(nu)> = sum_i delta_i nu_i w_i^T N w_i <= sum_i delta_i nu_i``
+    with ``G(nu) = sum_i delta_i nu_i w_i w_i^T``. If that sum is negative
+    while ``G(nu)`` is positive semi-definite, the left side is not
+    negative: no such ``N`` exists.
+
+    When the dual grows without bound, ``mu`` runs along the boundary of the
+    dual's domain (``I + G(mu)`` nearly singular) and ``G(mu)`` keeps an
+    eigenvalue near -1 while it grows like ``sum(mu)``: normalised, it is a
+    certificate but for a negative eigenvalue of order ``1 / sum(mu)``. A
+    little more weight on the similar pairs lifts it,
+    ``nu = mu / sum(mu) + tau`` on each similar pair, with ``tau`` from the
+    eigenvalues of ``G`` below the margin and the similar pairs' scatter on
+    their eigenvectors. Everything is in the span of the ``w_i`` (``G`` is
+    zero outside it), so that fewer pairs than features can prove it too.
+    The candidate counts when ``G(nu)`` is positive definite there with a
+    margin of ``1e-10`` of its largest eigenvalue (so that rounding does not
+    make the case) and ``sum_i delta_i nu_i < -1e-9``: the lift is a guess,
+    this test is the proof.
     """
-    c = float(np.dot(delta, mu))
-    if not c < -1e-9 * float(np.sum(mu)):
-        return False
-    B = np.eye(W.shape[1]) + _gram(W, delta * mu)  # exact, not updated
+    total = float(np.sum(mu))
+    if not total > 0.0 or not float(np.dot(delta, mu)) < -1e-9 * total:
+        return None
+    # coordinates in the span of the constraints (G lives there)
+    _, sv, Qt = np.linalg.svd(W, full_matrices=False)
+    Wr = W @ Qt[sv > sv[0] * W.shape[1] * np.finfo(np.float64).eps].T
+    nu = mu / total
+    w, U = np.linalg.eigh(_gram(Wr, delta * nu))
+    margin = 1e-10 * max(abs(w[-1]), 1e-300)
+    negative = w < margin
+    if negative[0]:
+        # lift the eigenvalues below the margin by weight on the similar pairs
+        similar = (delta > 0).astype(np.float64)
+        Un = U[:, negative]
+        s = np.linalg.eigvalsh(Un.T @ _gram(Wr, similar) @ Un)[0]
+        if not s > 0.0:
+            return None
+        nu = nu + similar * (2.0 * (margin - w[0]) / s)
+    if not float(np.dot(delta, nu)) < -1e-9:
+        return None
+    G = _gram(Wr, delta * nu)
     try:
-        cho_factor(B - (1.0 + 1e-9) * np.eye(B.shape[0]), lower=True, check_finite=False)
+        cho_factor(G - margin * np.eye(G.shape[0]), lower=True, check_finite=False)
     except LinAlgError:
-        return False
-    return True
+        return None
+    return nu
 
 
 def _infeasible(delta, mu, proven):
@@ -278,6 +310,7 @@ def dual_solve(V, delta, xi0, M0, gamma, max_iter, tol, n_sweeps=_SWEEPS):
     history = [state.primal]
     n_iter, converged, stalled, breakdown = 0, False, False, False
     exact_B, rebuilt_at = True, 0
+    checked_at = 0.0  # sum(mu) at the last infeasibility check
     while True:
         rebuild = False
         if W32 is not None and state.certificate <= max(tol, _SINGLE_UNTIL):
@@ -323,8 +356,12 @@ def dual_solve(V, delta, xi0, M0, gamma, max_iter, tol, n_sweeps=_SWEEPS):
                 raise _infeasible(delta, mu_new, False) from None
             breakdown = True  # B lost positive definiteness to rounding
             break
-        if hard and _contradiction(W, delta, mu_new):
-            raise _infeasible(delta, mu_new, True)
+        if hard and np.sum(mu_new) > 2.0 * checked_at:
+            # the check costs an eigen-decomposition: once each time the
+            # dual variables double (they grow without bound when it holds)
+            checked_at = float(np.sum(mu_new))
+            if _contradiction(W, delta, mu_new) is not None:
+                raise _infeasible(delta, mu_new, True)
         memory.update(mu_new - mu, new.grad - state.grad)
         mu, state = mu_new, new
         history.append(state.primal)

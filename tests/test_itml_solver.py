@@ -4,6 +4,7 @@ duality-gap certificate, hard constraints (and their infeasibility), the
 priors, the Bregman option, and the default problem's convergence and
 accuracy on real data."""
 
+import re
 import warnings
 
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from metriclearn import ITML, Constraints, ITML_Supervised
 from metriclearn._itml import _solve
-from metriclearn._itml_solver import _whiten, dual_solve
+from metriclearn._itml_solver import _contradiction, _whiten, dual_solve
 from metriclearn._kernels.itml import dual_gradient, line_minimum
 from metriclearn.objectives import itml_default_bounds, itml_pairs_objective
 
@@ -247,26 +248,51 @@ def test_hard_constraints_reach_the_cvxpy_optimum(shrink, stretch):
     assert np.all(sq[y == -1] >= bounds[1] * (1 - 1e-8))
 
 
-# with the oldest supported numpy (1.24) and SciPy (1.10) the dual iterates of
-# the two wider bounds reach no strictly positive Farkas certificate within
-# max_iter: the fit ends with the warning that the bounds stay violated while
-# the dual keeps growing, not with this error (a defect, not yet fixed)
-_OLD_NUMPY = np.lib.NumpyVersion(np.__version__) < "2.0.0"
-
-
-@pytest.mark.parametrize("bounds", [
-    [1.0, 2.0],
-    pytest.param([1.0, 30.0], marks=pytest.mark.xfail(_OLD_NUMPY, reason="no certificate "
-                                                      "within max_iter on numpy < 2")),
-    pytest.param([1.0, 300.0], marks=pytest.mark.xfail(_OLD_NUMPY, reason="no certificate "
-                                                       "within max_iter on numpy < 2")),
-])
+@pytest.mark.parametrize("bounds", [[1.0, 2.0], [1.0, 30.0], [1.0, 300.0]])
 def test_infeasible_hard_constraints_are_a_clear_error(bounds):
     X, idx, y = _problem()
     with pytest.raises(ValueError, match=r"ITML with gamma=inf cannot meet every bound: "
                                          r"the bounds on \d+ similar and \d+ dissimilar pairs "
                                          r".*contradict each other.*Use a finite gamma"):
         ITML(gamma=np.inf, prior="identity").fit(X[idx], y, bounds=bounds)
+
+
+def _farkas_problem():
+    """Whitened constraints of a 3-D problem whose bounds contradict each
+    other: a dissimilar pair that is the sum of two similar pairs, with a
+    lower bound above what the upper bounds allow (||a + b||^2 <= 4 when
+    ||a||^2 <= 1 and ||b||^2 <= 1)."""
+    a, b, c = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), np.array([0, 0, 1.0])
+    W = np.array([a, b, c, (a + b) / np.sqrt(5.0)])  # the last: ||a + b||^2 >= 5
+    delta = np.array([1.0, 1.0, 1.0, -1.0])
+    return W, delta
+
+
+def test_farkas_certificate_from_a_point_on_the_dual_boundary():
+    # nu = (2, 2, 0, 5) proves it: G(nu) = 2 a a^T + 2 b b^T - (a + b)(a + b)^T
+    # = (a - b)(a - b)^T is PSD (singular) and 2 + 2 - 5 < 0. The solver's
+    # iterates run along that ray on the boundary of the dual's domain
+    # (I + G(mu) nearly singular): G(mu) keeps an eigenvalue near -1
+    W, delta = _farkas_problem()
+    for t in (1e2, 1e4, 1e7):
+        mu = t * np.array([2.0, 2.0, 0.0, 5.0]) + np.array([0.0, 0.0, 0.0, 2.0])
+        assert np.linalg.eigvalsh(W.T @ (W * (delta * mu)[:, None]))[0] == pytest.approx(-0.8)
+        nu = _contradiction(W, delta, mu)
+        assert nu is not None and np.all(nu >= 0)
+        # the Farkas conditions, checked directly
+        G_nu = W.T @ (W * (delta * nu)[:, None])
+        assert np.linalg.eigvalsh(G_nu)[0] > 0.0
+        assert np.dot(delta, nu) < 0.0
+
+
+def test_no_farkas_certificate_for_feasible_bounds():
+    W, delta = _farkas_problem()
+    W = W.copy()
+    W[3] = (W[0] + W[1]) / np.sqrt(1.5)  # ||a + b||^2 >= 1.5: met by N = I
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        mu = rng.exponential(size=4) * 10.0 ** rng.uniform(-3, 6)
+        assert _contradiction(W, delta, mu) is None
 
 
 @pytest.mark.reference
@@ -281,11 +307,32 @@ def test_cvxpy_agrees_the_hard_constraints_are_infeasible(bounds):
 
 
 def test_hard_constraints_with_few_iterations_warn_with_the_dual_bound():
+    # the bounds [1, 30] contradict each other; stopped before its first
+    # iteration the solver has not proved it yet, and its warning states the
+    # dual bound reached by the starting sweeps
     X, idx, y = _problem()
-    with pytest.warns(UserWarning, match=r"bounds are still violated .* at least "):
-        with pytest.warns(ConvergenceWarning, match=r"max_iter=3 iterations"):
-            ITML(gamma=np.inf, max_iter=3, prior="identity").fit(X[idx], y,
-                                                                 bounds=[1.0, 30.0])
+    V = X[idx][:, 0] - X[idx][:, 1]
+    delta = np.where(y == 1, 1.0, -1.0)
+    xi = np.where(y == 1, 1.0, 30.0)
+    *_, warns = dual_solve(V, delta, xi, np.eye(4), np.inf, max_iter=0, tol=1e-9)
+    assert [c for c, _ in warns] == [UserWarning]
+    assert re.match(r"ITML with gamma=inf: after 0 iterations the bounds are still violated "
+                    r"by up to \S+ \(relative\) and the dual bound keeps growing: any metric "
+                    r"that meets every bound lies at a LogDet divergence of at least \S+ from "
+                    r"the prior, and the bounds may be infeasible\. Use a finite gamma or "
+                    r"wider bounds$", warns[0][1])
+
+
+def test_farkas_certificate_with_fewer_pairs_than_features():
+    # the contradiction of _farkas_problem in 6-D: the pairs span 3 dimensions
+    W, delta = _farkas_problem()
+    W6 = np.hstack([W, np.zeros((4, 3))]) @ np.linalg.qr(
+        np.random.default_rng(0).normal(size=(6, 6)))[0]
+    mu = 1e4 * np.array([2.0, 2.0, 0.0, 5.0]) + np.array([0.0, 0.0, 0.0, 2.0])
+    nu = _contradiction(W6, delta, mu)
+    assert nu is not None
+    G = W6.T @ (W6 * (delta * nu)[:, None])
+    assert np.linalg.eigvalsh(G)[0] >= -1e-12 and np.dot(delta, nu) < 0.0
 
 
 # --------------------------------------------------------------------------
