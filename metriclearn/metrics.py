@@ -332,14 +332,40 @@ def _retrieval_input(X, y, X_gallery, y_gallery):
     return X, y, G, _check_labels(y_gallery, G.shape[0], "y_gallery"), False
 
 
+def _kth_smallest(D, k):
+    """The k-th smallest entry of each row of ``D``, as a column."""
+    if k == 1:
+        return D.min(axis=1, keepdims=True)
+    return np.partition(D, k - 1, axis=1)[:, k - 1:k]
+
+
 def _first_k(D, k):
     """Mask of the ``k`` smallest entries of each row of ``D``, ties at the
     k-th distance broken by the lower column index."""
-    kth = np.partition(D, k - 1, axis=1)[:, k - 1:k]
+    kth = _kth_smallest(D, k)
     less = D < kth
     equal = D == kth
     need = k - less.sum(axis=1, keepdims=True)
     return less | (equal & (np.cumsum(equal, axis=1) <= need))
+
+
+def _hit_in_first_k(D, same, k):
+    """Whether each row's ``k`` smallest entries (ties by the lower column
+    index, as :func:`_first_k`) hold one where ``same`` is true; the masks of
+    :func:`_first_k` only for the rows with more ties at the k-th entry than
+    places left."""
+    kth = _kth_smallest(D, k)
+    less = D < kth
+    equal = D == kth
+    found = (less & same).any(axis=1)
+    n_equal = equal.sum(axis=1)
+    need = k - less.sum(axis=1)
+    whole = n_equal <= need  # every tied entry is among the first k
+    found[whole] |= (equal[whole] & same[whole]).any(axis=1)
+    cut = ~whole
+    if cut.any():
+        found[cut] = (_first_k(D[cut], k) & same[cut]).any(axis=1)
+    return found
 
 
 def _ranked(X, y, G, yg, loo):
@@ -421,7 +447,7 @@ def recall_at_k(X, y, *, k=1, X_gallery=None, y_gallery=None):
     hits, counted = 0, 0
     for _, _, D, same in _ranked(X, y, G, yg, loo):
         has = same.any(axis=1)
-        found = (_first_k(D, k) & same).any(axis=1)
+        found = _hit_in_first_k(D, same, k)
         hits += int(found[has].sum())
         counted += int(has.sum())
     if counted == 0:

@@ -209,3 +209,13 @@ def test_recall_blocks_are_bounded_at_60000_points():
     starts = list(measures._blocks(60_000, 60_000))
     assert max(stop - start for start, stop in starts) * 60_000 <= measures._BLOCK_ENTRIES
     assert starts[-1][1] == 60_000
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_many_ties_are_broken_as_documented(k, small_blocks):
+    # points on a coarse grid: most distances are tied, many points repeated
+    rng = np.random.RandomState(4)
+    X = rng.randint(3, size=(40, 2)).astype(float)
+    y = rng.randint(3, size=40)
+    assert_allclose(recall_at_k(X, y, k=k), _direct_recall(X, y, k))
+    assert_allclose(mean_average_precision_at_r(X, y), _direct_map_at_r(X, y))
