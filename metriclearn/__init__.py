@@ -22,6 +22,7 @@ from ._sdml import SDML, SDML_Supervised
 from ._sgd.pairs import SGDMetricLearner
 from ._sgd.supervised import SGDMetricLearner_Supervised
 from ._sgd.triplets import SGDTripletLearner
+from ._sgd.twoview import SGDTwoViewLearner
 from .constraints import Constraints
 
 try:
@@ -33,6 +34,7 @@ __all__ = [
     "MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN", "NCA", "LFDA", "MLKR",
     "RCA", "RCA_Supervised", "Covariance",
     "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
+    "SGDTwoViewLearner",
     "LSML", "LSML_Supervised", "SDML", "SDML_Supervised", "SCML", "SCML_Supervised",
     "Constraints", "config_context", "get_config", "set_config", "__version__",
 ]

@@ -8,7 +8,9 @@ signature of its ``fit``: ``fit(X, y)`` with class labels or targets
 ("supervised"), ``fit(X, y=None)`` that ignores ``y`` ("unsupervised", as
 scikit-learn's unsupervised transformers), ``fit(pairs, y)`` with pair labels
 ("pairs"), ``fit(triplets)`` ("triplets"), ``fit(quadruplets)``
-("quadruplets") or ``fit(X, chunks)`` with chunklet labels ("chunks").
+("quadruplets"), ``fit(X, chunks)`` with chunklet labels ("chunks") or
+``fit(X, Y)`` with a second view of the points ("twoview": two maps, not one
+Mahalanobis metric, so outside the metric learners' lists).
 Clusterers are discovered likewise from
 ``metriclearn.cluster.__all__``. A new learner exported from the package is
 picked up by every test parametrised over these lists.
@@ -39,8 +41,9 @@ def fit_kind(cls):
     """``'supervised'`` for ``fit(X, y)``, ``'unsupervised'`` for
     ``fit(X, y=None)``, ``'pairs'`` for ``fit(pairs, y)``, ``'triplets'``
     for ``fit(triplets, ...)``, ``'quadruplets'`` for ``fit(quadruplets,
-    ...)``, ``'chunks'`` for ``fit(X, chunks)``, ``'clusterer'`` for a
-    scikit-learn clusterer, None for anything else."""
+    ...)``, ``'chunks'`` for ``fit(X, chunks)``, ``'twoview'`` for
+    ``fit(X, Y)``, ``'clusterer'`` for a scikit-learn clusterer, None for
+    anything else."""
     params = {
         name: p
         for name, p in inspect.signature(cls.fit).parameters.items()
@@ -49,6 +52,8 @@ def fit_kind(cls):
     names = list(params)
     if issubclass(cls, ClusterMixin):
         return "clusterer"
+    if names[:2] == ["X", "Y"]:
+        return "twoview"
     if names[:2] == ["X", "y"]:
         return "unsupervised" if params["y"].default is None else "supervised"
     if names[:2] == ["pairs", "y"]:
@@ -127,8 +132,10 @@ def discover_specs(kind=None, module=metriclearn):
     return specs
 
 
-# every learner (each variant), and the learners by the input they take
-ALL_SPECS = discover_specs()
+# every metric learner (each variant), and the learners by the input they take
+ALL_SPECS = [spec for spec in discover_specs() if spec.kind != "twoview"]
+# the learners of two views (fit(X, Y)): a map per view
+TWOVIEW_SPECS = discover_specs("twoview")
 PAIRS_SPECS = discover_specs("pairs")
 SUPERVISED_SPECS = discover_specs("supervised")
 UNSUPERVISED_SPECS = discover_specs("unsupervised")
@@ -172,6 +179,13 @@ tuple_specs = over(TUPLE_SPECS)
 # --------------------------------------------------------------------------
 
 
+def second_view(X, y):
+    """A second view of the points ``X`` for a two-view learner: a fixed
+    mixing of their features plus a feature for the class."""
+    mix = np.random.RandomState(1).standard_normal((X.shape[1], X.shape[1]))
+    return np.column_stack([X @ mix, np.unique(y, return_inverse=True)[1]])
+
+
 def toy_pairs(y, n_constraints=40, random_state=0):
     """Index pairs (similar first) and their +1/-1 labels drawn from labels."""
     return Constraints(y).pairs(n_constraints, random_state=random_state)
@@ -207,6 +221,8 @@ def training_input(spec, X, y, *, indices=False, n_constraints=40, random_state=
         return (np.arange(X.shape[0]) if indices else X), y
     if spec.kind == "unsupervised":
         return ((np.arange(X.shape[0]) if indices else X),)
+    if spec.kind == "twoview":
+        return X, second_view(X, y)
     if spec.kind == "chunks":
         chunks = toy_chunks(y)
         return (np.arange(X.shape[0]) if indices else X), chunks

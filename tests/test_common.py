@@ -18,6 +18,7 @@ from support import (
     QUADRUPLETS_SPECS,
     SUPERVISED_SPECS,
     TRIPLETS_SPECS,
+    TWOVIEW_SPECS,
     UNSUPERVISED_SPECS,
     discover_estimators,
     fit_kind,
@@ -54,7 +55,8 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [spec.make() for spec in
-     SUPERVISED_SPECS + UNSUPERVISED_SPECS + CHUNKS_SPECS + CLUSTERER_SPECS],
+     SUPERVISED_SPECS + UNSUPERVISED_SPECS + CHUNKS_SPECS + TWOVIEW_SPECS
+     + CLUSTERER_SPECS],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -86,6 +88,9 @@ def test_discovery_finds_the_learners():
         diag = {s.params.get("diagonal") for s in ALL_SPECS if s.cls.__name__ == name}
         assert diag == {False, True}
     assert [s.cls.__name__ for s in CLUSTERER_SPECS] == ["ConstrainedKMeans"]
+    # the two-view learner has its own list, apart from the metric learners
+    assert [s.cls.__name__ for s in TWOVIEW_SPECS] == ["SGDTwoViewLearner"]
+    assert "SGDTwoViewLearner" not in kinds
 
 
 def test_every_estimator_is_exported_and_classified():
@@ -115,7 +120,7 @@ def test_every_estimator_is_exported_and_classified():
     unclassified = {cls.__name__ for cls in exported if fit_kind(cls) is None}
     assert not unclassified, (
         f"fit of {unclassified} is none of fit(X, y), fit(X, y=None), fit(X, chunks), "
-        "fit(pairs, y), fit(triplets), fit(quadruplets)"
+        "fit(pairs, y), fit(triplets), fit(quadruplets), fit(X, Y)"
     )
 
 
@@ -147,13 +152,15 @@ def test_parameter_names_read_once_are_scikit_learns(cls):
         (metriclearn, {"MMC", "MMC_Supervised", "ITML", "ITML_Supervised", "LMNN",
                        "NCA", "LFDA", "MLKR", "RCA", "RCA_Supervised", "Covariance",
                        "SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner",
-                       "LSML", "LSML_Supervised", "SDML", "SDML_Supervised", "SCML",
-                       "SCML_Supervised", "Constraints", "config_context", "get_config",
-                       "set_config", "__version__"}),
+                       "SGDTwoViewLearner", "LSML", "LSML_Supervised", "SDML",
+                       "SDML_Supervised", "SCML", "SCML_Supervised", "Constraints",
+                       "config_context", "get_config", "set_config", "__version__"}),
         # a clusterer, not a learner: the common tests discover learners from
         # metriclearn.__all__
         (metriclearn.cluster, {"ConstrainedKMeans"}),
-        (metriclearn.metrics, {"pair_constraint_satisfaction", "pairwise_clustering_accuracy"}),
+        (metriclearn.metrics, {"pair_constraint_satisfaction", "pairwise_clustering_accuracy",
+                               "alignment", "uniformity", "recall_at_k",
+                               "mean_average_precision_at_r", "make_retrieval_scorer"}),
         (metriclearn.datasets, {"make_xing_toy"}),
         (metriclearn.plotting, {"plot_3d", "plot_matrix", "plot_pair_distances",
                                 "plot_objective"}),

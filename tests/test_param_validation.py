@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from support import (
     ALL_SPECS,
     CLUSTERER_SPECS,
+    TWOVIEW_SPECS,
     assert_fails_cleanly,
     assert_unchanged,
     snapshot,
@@ -25,7 +26,8 @@ from support import (
 from metriclearn.datasets import make_xing_toy
 
 # one spec per class: the parameters do not depend on the variant
-ESTIMATORS = list({spec.name: spec for spec in ALL_SPECS + CLUSTERER_SPECS}.values())
+ESTIMATORS = list({spec.name: spec
+                   for spec in ALL_SPECS + CLUSTERER_SPECS + TWOVIEW_SPECS}.values())
 
 INT_0 = "an int in the range [0, inf)"
 INT_1 = "an int in the range [1, inf)"
@@ -39,7 +41,7 @@ DEPRECATED = "a str among {'deprecated'} or "  # metric-learn's old names
 SGD = ("SGDMetricLearner", "SGDMetricLearner_Supervised", "SGDTripletLearner")
 SCML = ("SCML", "SCML_Supervised")
 # tol=None: the solver's own default (scipy's for NCA, a relative 1e-7 for MLKR)
-TOL_NONE = SGD + ("NCA", "MLKR")
+TOL_NONE = SGD + ("NCA", "MLKR", "SGDTwoViewLearner")
 
 # parameter -> [(an invalid value, what the error says the parameter must
 # be)]; where classes differ, a dict from class names to that description
@@ -52,6 +54,8 @@ INVALID = {
         ("LMNN", "NCA"): "a str among {'auto', 'identity', 'lda', 'pca', 'random'}" + NDARRAY,
         SGD + ("MLKR",): "a str among {'auto', 'identity', 'pca', 'random'}" + NDARRAY,
         ("ConstrainedKMeans",): "a str among {'k-means++', 'random'} or an array-like",
+        ("SGDTwoViewLearner",): "a str among {'auto', 'identity', 'pca', 'random'} or an "
+                                "instance of 'tuple'",
     })],
     "prior": [("pca_or_so", {
         ("ITML", "ITML_Supervised"): "a str among {'auto', 'covariance', 'identity', 'random'} "
@@ -106,7 +110,8 @@ INVALID = {
     "n_clusters": [(0, INT_1)],
     "n_init": [(0, INT_1)],
     "keep_dissimilar_apart": [("yes", BOOL)],
-    "normalize": [("yes", BOOL + " or a str among {'auto'}")],
+    "normalize": [("yes", {("SGDTwoViewLearner",): BOOL,
+                           "*": BOOL + " or a str among {'auto'}"})],
     "solver": [("newton", "a str among {'bregman', 'dual'}")],
     # LSML, SDML, SCML
     "weights": [("heavy", "an array-like or None")],

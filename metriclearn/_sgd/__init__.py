@@ -2,9 +2,10 @@
 
 Where each piece lives, from the estimators down to the kernels:
 
-- :mod:`.pairs`, :mod:`.supervised`, :mod:`.triplets`: one module per
-  learner (``SGDMetricLearner``, ``SGDMetricLearner_Supervised``,
-  ``SGDTripletLearner``);
+- :mod:`.pairs`, :mod:`.supervised`, :mod:`.triplets`, :mod:`.twoview`: one
+  module per learner (``SGDMetricLearner``, ``SGDMetricLearner_Supervised``,
+  ``SGDTripletLearner``, and ``SGDTwoViewLearner``, two maps from paired
+  views on the local engine);
 - :mod:`.base`: their parameters, training settings and the training of
   given tuples on either backend;
 - :mod:`.engine` (``train_local``) and :mod:`.dask` (``train_tuples``,
@@ -16,7 +17,9 @@ Where each piece lives, from the estimators down to the kernels:
   call the numba kernels of :mod:`metriclearn._kernels.sgd` (pairs, and the
   embedding on the sphere), :mod:`metriclearn._kernels.sgd_triplets`
   (given triplets) and :mod:`metriclearn._kernels.sgd_mining` (target
-  neighbours, miners, steps with negatives mined in the batch).
+  neighbours, miners, steps with negatives mined in the batch) and
+  :mod:`metriclearn._kernels.twoview` (the symmetric InfoNCE loss of paired
+  views).
 
 The package imports none of its modules: each is imported by name, so that
 a driver or a loss never pulls in the estimators above it.

@@ -2,7 +2,7 @@
 their kernels step on.
 
 A batch is a typed record (:class:`PairBatch`, :class:`TripletBatch`,
-:class:`MinedBatch`) whose ``steps`` method runs the mini-batch steps of its
+:class:`MinedBatch`, :class:`TwoViewBatch`) whose ``steps`` method runs the mini-batch steps of its
 kernel; the local engine and the Dask tasks both call it, so neither knows
 which kind of tuple it trains on.
 """
@@ -13,6 +13,7 @@ import numpy as np
 
 from .._kernels import sgd_mining as _mk
 from .._kernels import sgd_triplets as _tk
+from .._kernels import twoview as _vk
 from .._kernels.sgd import CONTRASTIVE, HINGE, INFONCE, TRIPLET, sgd_steps
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MinedBatch",
     "PairBatch",
     "TripletBatch",
+    "TwoViewBatch",
     "kernel_temperature",
 ]
 
@@ -139,3 +141,31 @@ class MinedBatch:
         return _mk.mined_steps(self.X, self.codes, self.anchors, self.positives, self.u, L,
                                etas, batch_size, cfg.code, cfg.miner_code, cfg.margin,
                                cfg.tau, precond, cfg.alpha, cfg.normalize)
+
+
+@dataclass(frozen=True, eq=False)
+class TwoViewBatch:
+    """Paired rows ``(X[i], Y[i])`` of two views, visited in ``order``, for
+    the symmetric InfoNCE loss of :mod:`metriclearn._kernels.twoview`.
+
+    The engine steps one map: here ``L = [Lx | Ly]`` of shape ``(k, p + q)``,
+    the map of the concatenated features ``(x, y)`` (``Lx`` reads the first
+    ``p``, ``Ly`` the last ``q``), with the two preconditioners side by side
+    in ``precond``.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    order: np.ndarray
+
+    @property
+    def n_items(self):
+        return self.order.shape[0]
+
+    def steps(self, L, etas, batch_size, cfg, precond):
+        """Mini-batch steps from ``L``: the new map and each step's summed loss."""
+        p = self.X.shape[1]
+        Lx, Ly, losses = _vk.twoview_steps(
+            self.X, self.Y, self.order, L[:, :p], L[:, p:], etas, batch_size,
+            cfg.temperature, cfg.normalize, precond[:p], precond[p:])
+        return np.hstack([Lx, Ly]), losses
