@@ -2,6 +2,7 @@
 on anchors with a target neighbour whose negatives are mined in each batch
 (or on random pairs drawn from the labels)."""
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..base import SupervisedLearnerMixin
 from .base import BaseSGD
 from .dask import compute, is_dask, train_labels
 from .engine import start, train_local
-from .losses import MINERS, PAIR_LOSSES, TRIPLET_LOSSES
+from .losses import LABEL_LOSSES, MINERS, PAIR_LOSSES, TRIPLET_LOSSES, class_prior
 from .sources import centered, epoch_source, label_sampler, label_source
 
 __all__ = ["SGDMetricLearner_Supervised"]
@@ -250,14 +251,18 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         "sampling": [StrOptions({"neighbors", "random"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+        "class_prior": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "n_clusters_per_class": [Interval(Integral, 1, None, closed="left")],
+        "refresh": [Interval(Integral, 1, None, closed="left")],
     }
-    _losses = PAIR_LOSSES + TRIPLET_LOSSES
+    _losses = PAIR_LOSSES + TRIPLET_LOSSES + LABEL_LOSSES
 
     def __init__(self, *, n_components=None, loss="triplet", alpha=1.0, margin=0.5,
                  temperature=0.1, miner="semihard", sampling="neighbors", n_neighbors=3,
-                 normalize=False, learning_rate="adaptive", eta0=0.5,
-                 power_t=0.5, batch_size=256, max_iter=100, tol=1e-3,
-                 n_iter_no_change=3, shuffle=True, n_constraints=None, init="auto",
+                 class_prior="auto", n_clusters_per_class=1, refresh=1, normalize=False,
+                 learning_rate="adaptive", eta0=0.5, power_t=0.5, batch_size=256,
+                 max_iter=100, tol=1e-3, n_iter_no_change=3, shuffle=True,
+                 n_constraints=None, init="auto",
                  warm_start=False, backend="local", scheduler=None, local_steps=50,
                  verbose=0, preprocessor=None, random_state=None):
         super().__init__(
@@ -273,6 +278,9 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         self.miner = miner
         self.sampling = sampling
         self.n_neighbors = n_neighbors
+        self.class_prior = class_prior
+        self.n_clusters_per_class = n_clusters_per_class
+        self.refresh = refresh
         self.n_constraints = n_constraints
 
     def _mines_pair_negatives(self):
@@ -299,10 +307,18 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         self.n_features_in_ = X.shape[1]
         return X, y
 
+    def _with_prior(self, settings, codes):
+        """``settings`` with ``class_prior='auto'`` estimated from the class
+        codes of the training points (:func:`~metriclearn._sgd.losses.class_prior`)."""
+        if self.class_prior != "auto" or settings.loss.name != "debiased":
+            return settings
+        return replace(settings, loss=replace(settings.loss, prior=class_prior(codes)))
+
     def _fit_labels(self, X, y, rng):
         settings = self._settings()
         if self.backend == "dask":
             sampler = label_sampler(y, type(self).__name__)
+            settings = self._with_prior(settings, sampler.index.codes)
             return train_labels(X, sampler, settings, rng, scheduler=self.scheduler)
         X, center = centered(X, settings)
         result = self._train_labels(X, y, settings, rng)
@@ -312,8 +328,10 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     def _train_labels(self, X, y, settings, rng, *, partial=False):
         """Local training on pairs (or anchors) drawn from labels: the
         first epoch's random pairs also give the start."""
-        sampler = label_source(X, y, type(self).__name__, settings.sampling,
-                               settings.n_neighbors)
+        # (the magnet loss's anchors are every point: no target neighbours)
+        sampling = "random" if settings.loss.name == "magnet" else settings.sampling
+        sampler = label_source(X, y, type(self).__name__, sampling, settings.n_neighbors)
+        settings = self._with_prior(settings, sampler.index.codes)
         m, cut = settings.per_epoch(X.shape[0], sampler.n_distinct)
         first_pairs, first_labels = sampler.pair_sampler.draw(m, rng)
         if partial and hasattr(self, "components_"):
