@@ -127,7 +127,7 @@ class BaseSGD(BaseMetricLearner):
                      else bool(self.normalize))
         prior = getattr(self, "class_prior", "auto")
         return LossConfig(name, float(getattr(self, "alpha", 1.0)), float(self.margin),
-                          float(getattr(self, "temperature", 1.0)), miner, normalize,
+                          self._temperature(name), miner, normalize,
                           prior=0.0 if prior == "auto" else float(prior),
                           n_clusters=int(getattr(self, "n_clusters_per_class", 1)),
                           refresh=int(getattr(self, "refresh", 1)))
@@ -144,7 +144,7 @@ class BaseSGD(BaseMetricLearner):
             name=type(self).__name__, unit=self._unit_of(cfg),
             loss=cfg, n_components=self.n_components, init=self.init,
             warm_components=self.components_ if warm else None,
-            learning_rate=self.learning_rate, eta0=float(self.eta0),
+            learning_rate=self.learning_rate, eta0=self._eta0(cfg),
             power_t=float(self.power_t), batch_size=int(self.batch_size),
             max_iter=int(self.max_iter), tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change), shuffle=bool(self.shuffle),
@@ -153,6 +153,14 @@ class BaseSGD(BaseMetricLearner):
             sampling=getattr(self, "sampling", "random"),
             n_neighbors=int(getattr(self, "n_neighbors", 3)),
         )
+
+    def _temperature(self, loss):
+        """The temperature of the loss called ``loss``."""
+        return float(getattr(self, "temperature", 1.0))
+
+    def _eta0(self, cfg):
+        """The initial learning rate of the loss ``cfg``."""
+        return float(self.eta0)
 
     @staticmethod
     def _unit_of(cfg):
