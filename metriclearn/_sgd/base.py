@@ -127,7 +127,7 @@ class BaseSGD(BaseMetricLearner):
                      else bool(self.normalize))
         prior = getattr(self, "class_prior", "auto")
         return LossConfig(name, float(getattr(self, "alpha", 1.0)), float(self.margin),
-                          self._temperature(name), miner, normalize,
+                          self._temperature(name, normalize), miner, normalize,
                           prior=0.0 if prior == "auto" else float(prior),
                           n_clusters=int(getattr(self, "n_clusters_per_class", 1)),
                           refresh=int(getattr(self, "refresh", 1)))
@@ -154,8 +154,9 @@ class BaseSGD(BaseMetricLearner):
             n_neighbors=int(getattr(self, "n_neighbors", 3)),
         )
 
-    def _temperature(self, loss):
-        """The temperature of the loss called ``loss``."""
+    def _temperature(self, loss, normalize):
+        """The temperature of the loss called ``loss`` (on the unit sphere
+        with ``normalize``)."""
         return float(getattr(self, "temperature", 1.0))
 
     def _eta0(self, cfg):

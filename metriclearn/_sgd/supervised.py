@@ -18,8 +18,9 @@ from .sources import centered, epoch_source, label_sampler, label_source
 
 __all__ = ["SGDMetricLearner_Supervised"]
 
-# eta0='auto' and temperature='auto': each loss's, 0.5 and 0.1 unless named
-# here (measured: see the class's docstring and the user guide)
+# eta0='auto' and temperature='auto' off the unit sphere: each loss's, 0.5
+# and 0.1 unless named here (on the sphere 0.5 and 0.1 for every loss;
+# measured: see the class's docstring and the user guide)
 _AUTO_ETA0 = {"supcon": 0.02}
 _AUTO_TEMPERATURE = {"debiased": 0.5}
 
@@ -162,7 +163,11 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     epoch visits every point once as :math:`r`, in random batches of
     :math:`B`, and the sum runs over *every* cluster of the other classes
     (their centres cost one small GEMM a step), not only those in the batch.
-    A class of fewer than :math:`K` points has fewer clusters.
+    A class of fewer than :math:`K` points has fewer clusters. Since the
+    distances are divided by their batch mean, a linear map can lower the
+    loss by keeping only its few most discriminative directions: when the
+    clusters of different classes overlap, the map falls to a low rank and
+    3-NN suffers (see the user guide's figures).
 
     **On the unit sphere.** With ``normalize=True`` the points are embedded
     as :math:`z = L(x - c) / \|L(x - c)\|`, with :math:`c` the mean of the
@@ -213,8 +218,8 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         the exponent for 'magnet'.
     temperature : float or 'auto', default='auto'
         Temperature :math:`\tau` of 'infonce', 'supcon' and 'debiased' (on
-        cosines on the sphere); 'auto' is 0.5 for 'debiased' and 0.1 for
-        the others.
+        cosines on the sphere); 'auto' is 0.5 for 'debiased' off the sphere,
+        0.1 otherwise.
     miner : {'semihard', 'hard', 'easy', 'all'}, default='semihard'
         Which negatives of the batch each anchor is compared with (for a
         pair loss, with ``sampling='neighbors'``: its dissimilar pairs).
@@ -242,8 +247,8 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule.
     eta0 : float or 'auto', default='auto'
-        Initial (relative) learning rate; 'auto' is 0.02 for 'supcon' and
-        0.5 for every other loss.
+        Initial (relative) learning rate; 'auto' is 0.02 for 'supcon' off
+        the sphere, 0.5 otherwise.
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     batch_size : int, default=256
@@ -400,12 +405,12 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     def _eta0(self, cfg):
         if self.eta0 != "auto":
             return float(self.eta0)
-        return _AUTO_ETA0.get(cfg.name, 0.5)
+        return 0.5 if cfg.normalize else _AUTO_ETA0.get(cfg.name, 0.5)
 
-    def _temperature(self, loss):
+    def _temperature(self, loss, normalize):
         if self.temperature != "auto":
             return float(self.temperature)
-        return _AUTO_TEMPERATURE.get(loss, 0.1)
+        return 0.1 if normalize else _AUTO_TEMPERATURE.get(loss, 0.1)
 
     @staticmethod
     def _unit_of(cfg):
