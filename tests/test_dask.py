@@ -131,6 +131,30 @@ def test_fit_on_labels(backend, loss, data):
     assert ratio(est.pair_distance(X[pairs])) > 1.4 * ratio(euclidean)
 
 
+@pytest.mark.parametrize("loss", ["lifted", "supcon", "debiased", "magnet"])
+def test_fit_on_labels_with_the_batch_and_magnet_losses(backend, loss, data):
+    X, y, pairs, y_pairs, _ = data
+    params = {**PARAMS, "loss": loss, "local_steps": 2}
+    if loss == "magnet":
+        # two clusters per class, refitted every other epoch: on Dask by a
+        # task per shard at the map of the shard's first round of the epoch
+        params.update(n_clusters_per_class=2, refresh=2)
+    est = SGDMetricLearner_Supervised(backend=backend, **params).fit(X, y)
+    # each point once as an anchor an epoch, as the mined losses: 2 shards
+    # of 500 anchors, rounds of 2 x 128
+    _assert_dask_fit(est, backend, 2, 2 * 5)
+    assert np.all(np.isfinite(est.components_))
+    # the class axis is learned: the ratio of the medians of dissimilar to
+    # similar distances, 1.5 in Euclidean distance, is 1.7 to 3 after these
+    # short fits (the smallest: 'debiased', whose negatives ignore labels,
+    # and 'supcon' at its small eta0)
+    def ratio(dist):
+        return np.median(dist[y_pairs < 0]) / np.median(dist[y_pairs > 0])
+
+    euclidean = np.linalg.norm(X[pairs[:, 0]] - X[pairs[:, 1]], axis=1)
+    assert ratio(est.pair_distance(X[pairs])) > 1.1 * ratio(euclidean)
+
+
 def test_same_random_state(backend, data):
     """Bit for bit on the local backend; on Dask, where the updates arrive in
     the order the tasks finish, the same start and the same updates."""

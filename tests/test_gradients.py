@@ -1,17 +1,22 @@
 """Every loss's gradient against finite differences (``scipy.optimize``'s
 ``check_grad``): the SGD family's pair losses (hinge, contrastive), its
-triplet losses (triplet, InfoNCE; given or mined negatives), LMNN's loss
+triplet losses (triplet, InfoNCE; given or mined negatives), its losses over
+a whole batch (lifted structured, supervised and debiased contrastive) and
+the magnet loss, on and off the unit sphere, LMNN's loss
 (hinge, squared hinge; also against a naive triplet loop), NCA's and MLKR's
 objectives (also against naive loops over every pair, in one or several row
 blocks and thread groups) and MMC's diagonal objective (with its Hessian).
 The steps of the SGD kernels follow these gradients, and the public
 objectives are these losses."""
 
+import batch_twins as bt
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import approx_fprime, check_grad
 
+from metriclearn._kernels import sgd_batch as kb
+from metriclearn._kernels import sgd_magnet as kg
 from metriclearn._kernels import sgd_triplets as kt
 from metriclearn._kernels.lmnn import get_target_neighbors
 from metriclearn._kernels.mmc import diagonal_objective, diagonal_value
@@ -20,6 +25,7 @@ from metriclearn._labels import LabelIndex
 from metriclearn._lmnn_solver import LMNNProblem
 from metriclearn._mlkr_solver import MLKRProblem
 from metriclearn._nca_solver import NCAProblem
+from metriclearn._sgd.losses import LossConfig, MagnetClusters
 from metriclearn.objectives import (
     lmnn_objective,
     mlkr_objective,
@@ -133,6 +139,87 @@ def test_mining_without_qualifying_negatives_has_no_loss_and_no_gradient():
 
 
 # ------------------------------------------------------------------ LMNN
+
+
+# ------------------------------------------- SGD, losses over the batch
+
+
+BATCH_LOSSES = {"lifted": kb.LIFTED, "supcon": kb.SUPCON, "debiased": kb.DEBIASED}
+
+
+def _labelled_batch(rng, b=15):
+    X = rng.normal(size=(40, 5)) + 0.3
+    codes = rng.integers(4, size=40)
+    anchors = rng.integers(40, size=b)
+    positives = np.array([rng.choice(np.flatnonzero(codes == codes[a])) for a in anchors])
+    return X, codes, anchors, positives, rng.normal(size=(3, 5)) * 0.5
+
+
+def _clamped(X, codes, anchors, positives, L, temperature, prior, normalize):
+    """Anchors whose debiased negative term is at its floor (the twin's
+    formulas)."""
+    pts = np.concatenate([anchors, positives])
+    S = bt.similarities(bt.embed(X[pts], L, normalize), temperature, normalize)
+    m, b = S.shape[0], anchors.shape[0]
+    count = 0
+    for i in range(m):
+        p = (i + b) % m
+        neg = np.exp([S[i, r] for r in range(m) if r not in (i, p)])
+        floor = np.exp(-2.0 / temperature) if normalize else neg.min()
+        count += (neg.mean() - prior * np.exp(S[i, p])) / (1 - prior) < floor
+    return count
+
+
+@pytest.mark.parametrize("normalize", [False, True], ids=["plain", "sphere"])
+@pytest.mark.parametrize(("loss", "prior"), [("lifted", 0.0), ("supcon", 0.0),
+                                             ("debiased", 0.0), ("debiased", 0.3),
+                                             ("debiased", 0.95)])
+def test_batch_loss_gradient(rng, loss, prior, normalize):
+    X, codes, anchors, positives, L = _labelled_batch(rng)
+    code, margin, temperature = BATCH_LOSSES[loss], 0.6 if normalize else 1.5, 0.7
+    if loss == "debiased" and prior == 0.95:
+        # the floor of the negative term is reached by some anchors, not all
+        n = _clamped(X, codes, anchors, positives, L, temperature, prior, normalize)
+        assert 0 < n < 2 * anchors.shape[0]
+
+    def value_grad(v):
+        return kb.batch_loss_grad(X, codes, anchors, positives, v.reshape(L.shape), code,
+                                  margin, temperature, prior, normalize)
+
+    _assert_gradient(lambda v: value_grad(v)[0], lambda v: value_grad(v)[1].ravel(), L.ravel())
+    value, grad = value_grad(L.ravel())
+    assert value > 0
+    assert value == pytest.approx(bt.batch_loss_twin(X, codes, anchors, positives, L, code,
+                                                     margin, temperature, prior, normalize),
+                                  rel=1e-10)
+    # one full-batch step of the kernel is one step along that gradient
+    # (times the temperature for the contrastive losses)
+    precond = rng.uniform(0.5, 1.5, size=5)
+    out, losses = kb.batch_steps(X, codes, anchors, positives, L, np.array([0.1]), 15, code,
+                                 margin, temperature, prior, precond, normalize)
+    scale = 1.0 if loss == "lifted" else temperature
+    assert_allclose(out, L - 0.1 * scale * grad * precond, rtol=1e-10, atol=1e-12)
+    assert losses[0] == pytest.approx(15 * value)
+
+
+@pytest.mark.parametrize("normalize", [False, True], ids=["plain", "sphere"])
+@pytest.mark.parametrize("n_clusters", [1, 3])
+def test_magnet_loss_gradient(rng, n_clusters, normalize):
+    X, codes, anchors, _, L = _labelled_batch(rng, b=25)
+    cfg = LossConfig("magnet", normalize=normalize, n_clusters=n_clusters)
+    c = MagnetClusters.fit(X, codes, L, cfg, np.random.RandomState(0))
+    args = (X, codes, anchors, c.assign, c.centers, c.cluster_class)
+
+    def value_grad(v):
+        return kg.magnet_loss_grad(*args, v.reshape(L.shape), 0.5, normalize)
+
+    _assert_gradient(lambda v: value_grad(v)[0], lambda v: value_grad(v)[1].ravel(), L.ravel())
+    value, grad = value_grad(L.ravel())
+    assert value > 0
+    assert value == pytest.approx(bt.magnet_loss_twin(*args, L, 0.5, normalize), rel=1e-10)
+    precond = rng.uniform(0.5, 1.5, size=5)
+    out, _ = kg.magnet_steps(*args, L, np.array([0.1]), 25, 0.5, precond, normalize)
+    assert_allclose(out, L - 0.1 * grad * precond, rtol=1e-10, atol=1e-12)
 
 
 def _sorted_problem(rng, n_per_class=(4, 3, 3), d=3, k=2):

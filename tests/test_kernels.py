@@ -15,6 +15,7 @@ import itertools
 import pkgutil
 from dataclasses import dataclass
 
+import batch_twins as bt
 import numba
 import numpy as np
 import pytest
@@ -34,6 +35,8 @@ from metriclearn._kernels import mmc as km
 from metriclearn._kernels import nca as kn
 from metriclearn._kernels import scml as ksc
 from metriclearn._kernels import sgd as ks
+from metriclearn._kernels import sgd_batch as kb
+from metriclearn._kernels import sgd_magnet as kg
 from metriclearn._kernels import sgd_mining as ksm
 from metriclearn._kernels import sgd_triplets as kt
 
@@ -520,6 +523,64 @@ def _mined_batch(rng, b=30):
     return X, codes, anchors, positives, rng.random(b), rng.normal(size=(3, 5)) * 0.4
 
 
+def _label_batch(rng, b=12, n_classes=4):
+    """A batch of anchors with positives of their class, and a map."""
+    X, codes, anchors, positives, _, L = _mined_batch(rng, b)
+    codes = codes % n_classes
+    positives = np.array([rng.choice(np.flatnonzero(codes == codes[a])) for a in anchors])
+    return X + 0.3, codes, anchors, positives, L
+
+
+def _batch_input(rng, loss, normalize, prior=0.2, b=12):
+    X, codes, anchors, positives, L = _label_batch(rng, b)
+    return X, codes, anchors, positives, L, loss, 0.6 if normalize else 1.5, 0.7, prior, normalize
+
+
+def _batch_steps_twin(X, codes, anchors, positives, L, etas, B, loss, margin, temperature,
+                      prior, precond, normalize):
+    return bt.steps_twin(L, etas, B, len(anchors), lambda s, L: bt.batch_loss_grad_twin(
+        X, codes, anchors[s], positives[s], L, loss, margin, temperature, prior, normalize),
+        1.0 if loss == kb.LIFTED else temperature, precond)
+
+
+def _magnet_problem(rng, normalize, K, b=15):
+    X = rng.normal(size=(40, 5)) + 0.3
+    codes = rng.integers(3, size=40)
+    L = rng.normal(size=(3, 5)) * 0.5
+    Z = bt.embed(X, L, normalize)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=3))]).astype(np.intp)
+    assign = bt.class_kmeans_twin(Z, order, bounds, K, rng.random((3, K)), 50)
+    centers = np.array([X[assign == c].mean(0) if np.any(assign == c) else np.zeros(5)
+                        for c in range(3 * K)])
+    cluster_class = np.where(np.bincount(assign, minlength=3 * K) > 0,
+                             np.repeat(np.arange(3), K), -1)
+    return X, codes, rng.integers(40, size=b), assign, centers, cluster_class, L
+
+
+def _magnet_steps_twin(X, codes, anchors, assign, centers, cluster_class, L, etas, B, margin,
+                       precond, normalize):
+    return bt.steps_twin(L, etas, B, len(anchors), lambda s, L: bt.magnet_loss_grad_twin(
+        X, codes, anchors[s], assign, centers, cluster_class, L, margin, normalize),
+        1.0, precond)
+
+
+def _kmeans_input(rng, sizes, K):
+    Z = rng.standard_normal((sum(sizes), 3))
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    perm = rng.permutation(len(codes))
+    Z, codes = Z[perm], codes[perm]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    return Z, order, bounds, K, rng.random((len(sizes), K)), 50
+
+
+def _laplacian_twin(C, Z):
+    m = Z.shape[0]
+    return np.array([sum(2 * (C[i, j] + C[j, i]) * (Z[i] - Z[j]) for j in range(m))
+                     for i in range(m)])
+
+
 def _components(rng, interchangeable, n_components=20):
     """Random cannot-link graphs of 1 to 8 chunklets, in one CSR structure."""
     sizes = rng.integers(1, 9, size=n_components)
@@ -736,6 +797,37 @@ TWINS = [
          lambda rng, sizes, k: (np.ascontiguousarray(rng.standard_normal((sum(sizes), 3))),
                                 np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp), k),
          _grid(sizes=[(9, 6, 11), (1, 2, 8)], k=[1, 3])),
+    Twin(("sgd_batch.batch_loss_grad",), kb.batch_loss_grad, bt.batch_loss_grad_twin,
+         _batch_input, _grid(loss=[kb.LIFTED, kb.SUPCON, kb.DEBIASED],
+                             normalize=[False, True], prior=[0.0, 0.2, 0.9]),
+         rtol=1e-6, atol=1e-8),
+    Twin(("sgd_batch.batch_steps",), kb.batch_steps, _batch_steps_twin,
+         lambda rng, loss, normalize: (
+             *(p := _label_batch(rng, b=20))[:4], p[4], np.array([0.2, 0.1, 0.05]), 8, loss,
+             0.6 if normalize else 1.5, 0.7, 0.2, rng.uniform(0.5, 1.5, 5), normalize),
+         _grid(loss=[kb.LIFTED, kb.SUPCON, kb.DEBIASED], normalize=[False, True]),
+         rtol=1e-6, atol=1e-8),
+    Twin(("sgd_batch.sq_distance_matrix",), kb.sq_distance_matrix,
+         lambda Z: ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1),
+         lambda rng: (rng.standard_normal((9, 4)),), rtol=1e-10, atol=1e-12),
+    Twin(("sgd_batch.laplacian_grad",), kb.laplacian_grad, _laplacian_twin,
+         lambda rng: (rng.standard_normal((9, 9)), rng.standard_normal((9, 4))), rtol=1e-10),
+    Twin(("sgd_magnet.magnet_loss_grad",), kg.magnet_loss_grad, bt.magnet_loss_grad_twin,
+         lambda rng, normalize, K: (*_magnet_problem(rng, normalize, K), 0.5, normalize),
+         _grid(normalize=[False, True], K=[1, 3]), rtol=1e-6, atol=1e-8),
+    Twin(("sgd_magnet.magnet_steps",), kg.magnet_steps, _magnet_steps_twin,
+         lambda rng, normalize: (*_magnet_problem(rng, normalize, 2, b=30),
+                                 np.array([0.2, 0.1, 0.05]), 12, 0.5,
+                                 rng.uniform(0.5, 1.5, 5), normalize),
+         _grid(normalize=[False, True]), rtol=1e-6, atol=1e-8),
+    Twin(("sgd_magnet.class_kmeans",), kg.class_kmeans, bt.class_kmeans_twin, _kmeans_input,
+         _grid(sizes=[(9, 6, 11), (1, 2, 30)], K=[1, 3, 5])),
+    Twin(("sgd_magnet.cluster_means",), kg.cluster_means,
+         lambda X, assign, n: (np.array([X[assign == c].mean(0) if np.any(assign == c)
+                                         else np.zeros(X.shape[1]) for c in range(n)]),
+                               np.bincount(assign, minlength=n).astype(float)),
+         lambda rng: (rng.standard_normal((30, 4)), rng.integers(0, 6, 30).astype(np.intp), 7),
+         rtol=1e-12),
     Twin(("sgd.embed_rows",), ks.embed_rows, embed_rows_twin, _embed_input,
          _grid(normalize=[False, True]), inout=(0,), out=lambda r, a: (r, a[0])),
     Twin(("sgd.unembed_rows",), ks.unembed_rows, unembed_rows_twin, _unembed_input,

@@ -78,7 +78,8 @@ INVALID = {
     "regularization": [(1.5, "a float in the range [0.0, 1.0]")],
     "loss": [("npairs", {
         ("LMNN",): "a str among {'hinge', 'squared_hinge'}",
-        SGD: "a str among {'contrastive', 'hinge', 'infonce', 'triplet'}",
+        SGD: "a str among {'contrastive', 'debiased', 'hinge', 'infonce', 'lifted', "
+             "'magnet', 'supcon', 'triplet'}",
     })],
     "convergence_tol": [(-1.0, DEPRECATED + FLOAT_0)],
     "convergence_threshold": [(-1.0, DEPRECATED + FLOAT_0)],
@@ -95,7 +96,12 @@ INVALID = {
     "alpha": [(-1.0, FLOAT_0)],
     "margin": [(0.0, FLOAT_POS), (-1.0, FLOAT_POS)],
     "learning_rate": [("optimal", "a str among {'adaptive', 'constant', 'invscaling'}")],
-    "eta0": [(0.0, FLOAT_POS)],
+    "eta0": [(0.0, {("SGDMetricLearner_Supervised",): FLOAT_POS + " or a str among {'auto'}",
+                    "*": FLOAT_POS})],
+    "class_prior": [(1.0, "a float in the range [0.0, 1.0) or a str among {'auto'}"),
+                    ("uniform", "a float in the range [0.0, 1.0) or a str among {'auto'}")],
+    "n_clusters_per_class": [(0, INT_1)],
+    "refresh": [(0, INT_1)],
     "power_t": [(-0.5, FLOAT_0)],
     "batch_size": [(0, INT_1)],
     "n_iter_no_change": [(0, INT_1)],
@@ -104,7 +110,9 @@ INVALID = {
     "backend": [("spark", "a str among {'dask', 'local'}")],
     "scheduler": [(8786, "an instance of 'str' or None")],
     "local_steps": [(0, INT_1)],
-    "temperature": [(0.0, FLOAT_POS), (-1.0, FLOAT_POS)],
+    "temperature": [(v, {("SGDMetricLearner_Supervised",): FLOAT_POS + " or a str among "
+                                                            "{'auto'}", "*": FLOAT_POS})
+                    for v in (0.0, -1.0)],
     "miner": [("hardest", "a str among {'all', 'easy', 'hard', 'semihard'}")],
     "sampling": [("knn", "a str among {'neighbors', 'random'}")],
     "n_clusters": [(0, INT_1)],

@@ -16,10 +16,13 @@ Where each piece lives, from the estimators down to the kernels:
 - :mod:`.losses`: the losses, miners and the typed batches whose ``steps``
   call the numba kernels of :mod:`metriclearn._kernels.sgd` (pairs, and the
   embedding on the sphere), :mod:`metriclearn._kernels.sgd_triplets`
-  (given triplets) and :mod:`metriclearn._kernels.sgd_mining` (target
-  neighbours, miners, steps with negatives mined in the batch) and
-  :mod:`metriclearn._kernels.twoview` (the symmetric InfoNCE loss of paired
-  views).
+  (given triplets), :mod:`metriclearn._kernels.sgd_mining` (target
+  neighbours, miners, steps with negatives mined in the batch),
+  :mod:`metriclearn._kernels.sgd_batch` (the lifted structured, supervised
+  and debiased contrastive losses over the whole batch),
+  :mod:`metriclearn._kernels.sgd_magnet` (the magnet loss and its clusters)
+  and :mod:`metriclearn._kernels.twoview` (the symmetric InfoNCE loss of
+  paired views, for :mod:`.twoview`'s ``SGDTwoViewLearner``).
 
 The package imports none of its modules: each is imported by name, so that
 a driver or a loss never pulls in the estimators above it.

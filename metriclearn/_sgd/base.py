@@ -22,7 +22,7 @@ from .._validation import (
 from ..base import BaseMetricLearner
 from .dask import DaskTuples, compute, is_dask, train_tuples
 from .engine import TrainingSettings, start, train_local
-from .losses import PAIR_LOSSES, TRIPLET_LOSSES, LossConfig
+from .losses import LABEL_LOSSES, PAIR_LOSSES, TRIPLET_LOSSES, LossConfig
 from .sources import centered, tuples_batch
 
 __all__ = ["BaseSGD"]
@@ -44,7 +44,7 @@ class BaseSGD(BaseMetricLearner):
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "loss": [StrOptions(set(PAIR_LOSSES + TRIPLET_LOSSES))],
+        "loss": [StrOptions(set(PAIR_LOSSES + TRIPLET_LOSSES + LABEL_LOSSES))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="neither")],
         "normalize": ["boolean", StrOptions({"auto"})],
@@ -108,7 +108,8 @@ class BaseSGD(BaseMetricLearner):
         with is a ``ValueError`` that says which class can."""
         name = self.loss
         if name not in self._losses:
-            wants = "triplets or class labels" if name in TRIPLET_LOSSES else "pairs"
+            wants = ("triplets or class labels" if name in TRIPLET_LOSSES
+                     else "class labels" if name in LABEL_LOSSES else "pairs")
             raise ValueError(
                 f"loss={name!r} needs {wants}; {type(self).__name__} learns with "
                 f"loss in {list(self._losses)}{self._other_losses_hint}"
@@ -124,8 +125,12 @@ class BaseSGD(BaseMetricLearner):
             )
         normalize = (name in TRIPLET_LOSSES if self.normalize == "auto"
                      else bool(self.normalize))
+        prior = getattr(self, "class_prior", "auto")
         return LossConfig(name, float(getattr(self, "alpha", 1.0)), float(self.margin),
-                          float(getattr(self, "temperature", 1.0)), miner, normalize)
+                          self._temperature(name, normalize), miner, normalize,
+                          prior=0.0 if prior == "auto" else float(prior),
+                          n_clusters=int(getattr(self, "n_clusters_per_class", 1)),
+                          refresh=int(getattr(self, "refresh", 1)))
 
     def _mines_pair_negatives(self):
         """Whether the pair losses take their dissimilar pairs from a miner."""
@@ -139,7 +144,7 @@ class BaseSGD(BaseMetricLearner):
             name=type(self).__name__, unit=self._unit_of(cfg),
             loss=cfg, n_components=self.n_components, init=self.init,
             warm_components=self.components_ if warm else None,
-            learning_rate=self.learning_rate, eta0=float(self.eta0),
+            learning_rate=self.learning_rate, eta0=self._eta0(cfg),
             power_t=float(self.power_t), batch_size=int(self.batch_size),
             max_iter=int(self.max_iter), tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change), shuffle=bool(self.shuffle),
@@ -148,6 +153,15 @@ class BaseSGD(BaseMetricLearner):
             sampling=getattr(self, "sampling", "random"),
             n_neighbors=int(getattr(self, "n_neighbors", 3)),
         )
+
+    def _temperature(self, loss, normalize):
+        """The temperature of the loss called ``loss`` (on the unit sphere
+        with ``normalize``)."""
+        return float(getattr(self, "temperature", 1.0))
+
+    def _eta0(self, cfg):
+        """The initial learning rate of the loss ``cfg``."""
+        return float(self.eta0)
 
     @staticmethod
     def _unit_of(cfg):

@@ -34,7 +34,15 @@ from .._labels import LabelIndex
 from .._result import FitResult
 from .._threads import limit_threads
 from .engine import N_SCALE_SAMPLE, Schedule, check_diverged, report, start, start_from_sample
-from .sources import LabelPairSampler, NeighborSampler, centered, is_mined, tuples_batch
+from .losses import MagnetClusters
+from .sources import (
+    LabelPairSampler,
+    NeighborSampler,
+    centered,
+    is_mined,
+    magnet_batch,
+    tuples_batch,
+)
 
 __all__ = ["DaskTuples", "compute", "epoch_sizes", "is_dask", "stratified_shards",
            "train_labels", "train_tuples"]
@@ -182,17 +190,27 @@ def _label_shard(X, codes, sampling, n_neighbors, center=None):
         return X, pairs
 
 
+def _shard_clusters(shard, L, cfg, seed):
+    """One task: the magnet loss's clusters of a shard of labelled points
+    (:meth:`MagnetClusters.fit`) at the map ``L``, on one thread."""
+    X, sampler = shard
+    with limit_threads(1, blas=1):
+        return MagnetClusters.fit(X, sampler.index.codes, L, cfg, np.random.RandomState(seed))
+
+
 def _round(X_shared, shard, L, etas, n_items, batch_size, cfg, precond, seed, shuffle,
-           start):
+           start, clusters=None):
     """One task: ``n_items`` tuples (pairs, triplets or anchors) in
     ``len(etas)`` mini-batch steps with the loss ``cfg`` on a shard, from the
-    snapshot ``L``, on one thread. Returns ``(delta_L, summed loss, tuples
-    used)``."""
+    snapshot ``L``, on one thread (the magnet loss with the shard's
+    ``clusters``). Returns ``(delta_L, summed loss, tuples used)``."""
     rng = np.random.RandomState(seed)
     m = int(n_items)
     if isinstance(shard[1], (LabelPairSampler, NeighborSampler)):
         X, sampler = shard
-        if is_mined(cfg, sampler.sampling):
+        if cfg.name == "magnet":
+            batch = magnet_batch(X, sampler.index.codes, m, rng, clusters=clusters)
+        elif is_mined(cfg, sampler.sampling):
             if sampler.with_partner.size == 0:  # no anchor with a positive here
                 return np.zeros_like(L), 0.0, 0
             batch = sampler.anchor_batch(X, m, rng)
@@ -268,6 +286,9 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
     token = uuid.uuid4().hex[:12]
     schedule = Schedule(settings)
     damping = 1.0 / n_shards
+    # the magnet loss's clusters of each shard (a future), refitted at the
+    # map of the first round of every cfg.refresh-th epoch of the shard
+    clusters = [None] * n_shards
 
     submitted = np.zeros(n_shards, dtype=np.intp)
     done = np.zeros(n_shards, dtype=np.intp)
@@ -285,10 +306,14 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
         n_steps = -(-n_items // B)
         seed = int(np.random.SeedSequence([base_seed, s, r]).generate_state(1)[0] >> 1)
         key = f"metriclearn-sgd-{token}-{s}-{r}"
+        if cfg.name == "magnet" and r % rounds[s] == 0 and (r // rounds[s]) % cfg.refresh == 0:
+            clusters[s] = client.submit(_shard_clusters, shards[s], L.copy(), cfg, seed ^ 1,
+                                        key=key + "-clusters")
         fut = client.submit(
             _round, x_future, shards[s], L.copy(), schedule.etas(n_steps), n_items, B, cfg,
             precond, seed, bool(settings.shuffle),
             int(plan[s][: r % rounds[s]].sum()) + (r // rounds[s]) * int(sizes[s]),
+            clusters[s],
             key=key,  # no workers=: never pinned, any worker may run (or rerun) it
         )
         pending[key] = (s, r, n_steps, fut)
@@ -496,9 +521,10 @@ def train_labels(X, sampler, settings, rng, *, scheduler):
         precond, L = start_from_sample(first, second, settings, rng)
         n_shards = _n_shards(client, n // 2)
         rows = stratified_shards(sampler.index, n_shards, rng)
+        # (the magnet loss's anchors are every point: no target neighbours)
+        sampling = "random" if settings.loss.name == "magnet" else settings.sampling
         parts = [
-            dask.delayed(_label_shard)(X[r], codes[r], settings.sampling,
-                                       settings.n_neighbors, center)
+            dask.delayed(_label_shard)(X[r], codes[r], sampling, settings.n_neighbors, center)
             for r in rows
         ]
         shards = client.compute(parts)

@@ -59,14 +59,14 @@ class TrainingSettings:
     @property
     def init_scale(self):
         """Mean squared learned length of the sampled differences at the start:
-        the margin, which the contrastive loss puts on the distance itself.
-        On the unit sphere the scale of ``L`` leaves the losses unchanged; it
-        sets the size of the steps instead, and the sampled points start at a
-        mean squared length of 1."""
+        the margin (squared, for the contrastive and lifted losses, which put
+        it on the distance itself). On the unit sphere the scale of ``L``
+        leaves the losses unchanged; it sets the size of the steps instead,
+        and the sampled points start at a mean squared length of 1."""
         if self.loss.normalize:
             return 1.0
         margin = self.loss.margin
-        return margin * margin if self.loss.name == "contrastive" else margin
+        return margin * margin if self.loss.name in ("contrastive", "lifted") else margin
 
     def per_epoch(self, n_samples, n_distinct=None):
         """Pairs of each kind (or anchors) drawn from labels per epoch, and

@@ -10,10 +10,10 @@ import numpy as np
 
 from .._kernels.sgd_mining import target_neighbors
 from .._labels import LabelIndex
-from .losses import MinedBatch, PairBatch, TripletBatch
+from .losses import MagnetBatch, MinedBatch, PairBatch, TripletBatch
 
 __all__ = ["LabelPairSampler", "NeighborSampler", "centered", "epoch_source", "is_mined",
-           "label_sampler", "label_source", "tuples_batch"]
+           "label_sampler", "label_source", "magnet_batch", "tuples_batch"]
 
 
 def centered(data, settings):
@@ -172,11 +172,44 @@ def is_mined(cfg, sampling):
     return not cfg.is_pair or sampling == "neighbors"
 
 
+def _rows(n, m, rng):
+    """``m`` rows of ``n``: random orders of all of them, one after the other."""
+    reps = -(-m // n) if n else 0
+    return np.concatenate([rng.permutation(n) for _ in range(reps)] or
+                          [np.empty(0, dtype=np.intp)])[:m].astype(np.intp)
+
+
+def magnet_batch(X, codes, m, rng, clusters=None, refresh=None):
+    """A :class:`MagnetBatch` of ``m`` anchors, every point of ``X`` in a
+    random order (again, beyond ``X.shape[0]``), with the given ``clusters``
+    or their ``refresh``."""
+    return MagnetBatch(X, codes, _rows(X.shape[0], m, rng), clusters, refresh)
+
+
+def _magnet_epochs(X, codes, cfg, m):
+    """``draw_epoch(rng)`` of the magnet loss: ``m`` anchors, the clusters
+    refitted at the first epoch and every ``cfg.refresh`` epochs after it
+    (at the map the epoch starts from)."""
+    holder, epochs = {}, [0]
+
+    def draw_epoch(rng):
+        refresh = epochs[0] % cfg.refresh == 0
+        epochs[0] += 1
+        seed = int(rng.randint(2**31 - 1)) if refresh else None
+        if refresh:
+            return magnet_batch(X, codes, m, rng, refresh=(holder, seed))
+        return magnet_batch(X, codes, m, rng, clusters=holder["clusters"])
+
+    return draw_epoch
+
+
 def epoch_source(X, sampler, cfg, m, first=None):
     """``draw_epoch(rng)`` of training from labels with the loss ``cfg``:
-    the batch of ``m`` anchors (:func:`is_mined`), or of ``m`` similar and
-    ``m`` dissimilar random pairs; ``first``, pairs drawn already, are the
-    first epoch's."""
+    the batch of ``m`` anchors (:func:`is_mined`; for the magnet loss every
+    point is an anchor), or of ``m`` similar and ``m`` dissimilar random
+    pairs; ``first``, pairs drawn already, are the first epoch's."""
+    if cfg.name == "magnet":
+        return _magnet_epochs(X, sampler.index.codes, cfg, m)
     mined = is_mined(cfg, sampler.sampling)
     drawn = [first] if first is not None and not mined else []
 

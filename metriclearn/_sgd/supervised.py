@@ -2,6 +2,7 @@
 on anchors with a target neighbour whose negatives are mined in each batch
 (or on random pairs drawn from the labels)."""
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,10 +13,16 @@ from ..base import SupervisedLearnerMixin
 from .base import BaseSGD
 from .dask import compute, is_dask, train_labels
 from .engine import start, train_local
-from .losses import MINERS, PAIR_LOSSES, TRIPLET_LOSSES
+from .losses import LABEL_LOSSES, MINERS, PAIR_LOSSES, TRIPLET_LOSSES, class_prior
 from .sources import centered, epoch_source, label_sampler, label_source
 
 __all__ = ["SGDMetricLearner_Supervised"]
+
+# eta0='auto' and temperature='auto' off the unit sphere: each loss's, 0.5
+# and 0.1 unless named here (on the sphere 0.5 and 0.1 for every loss;
+# measured: see the class's docstring and the user guide)
+_AUTO_ETA0 = {"supcon": 0.02}
+_AUTO_TEMPERATURE = {"debiased": 0.5}
 
 
 class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
@@ -79,6 +86,89 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     al. [2]_). A step follows the gradient of the batch's mean
     :math:`\ell_a`.
 
+    **Losses over the whole batch.** Three losses use every point of the
+    batch (``miner`` does not apply to them; ``sampling`` still draws the
+    positives). With :math:`P` the batch's pairs (anchor, positive),
+    :math:`D = d` the learned distance, *not* squared as in Song et al.
+    [6]_ (``margin`` is then on the distance, as for 'contrastive'), and
+    :math:`N_x` the batch's points of classes other than :math:`x`'s,
+    ``loss='lifted'`` (lifted structured) is
+
+    .. math::
+
+        J_{ij} = \log\Big(\sum_{k \in N_i} e^{m - D_{ik}}
+        + \sum_{l \in N_j} e^{m - D_{jl}}\Big) + D_{ij}, \qquad
+        \ell = \frac{1}{2 |P|} \sum_{(i, j) \in P} \max(0, J_{ij})^2,
+
+    the smooth log-sum-exp computed with its largest term factored out (a
+    pair with no negative in its batch has :math:`J = -\infty`: no loss).
+    With :math:`s_{ij} = s(i, j) / \tau` the similarities of the two
+    softmax losses, ``loss='supcon'`` (supervised contrastive, Khosla et
+    al.'s :math:`\mathcal{L}_{out}` [7]_) makes each of the :math:`2B`
+    points :math:`i` an anchor whose positives :math:`P(i)` are all the
+    batch's other points of its class,
+
+    .. math::
+
+        \ell_i = -\frac{1}{|P(i)|} \sum_{p \in P(i)}
+        \log \frac{e^{s_{ip}}}{\sum_{a \ne i} e^{s_{ia}}},
+
+    averaged over the anchors with a positive (the others are skipped).
+    ``loss='debiased'`` (debiased contrastive, Chuang et al. [8]_) makes
+    each point an anchor with its partner (the anchor's positive, or the
+    positive's anchor) as :math:`p` and *every* other point of the batch as
+    a negative, whatever its class (:math:`N = 2B - 2` of them), as if the
+    labels of negatives were unknown; the class prior
+    :math:`\tau^+` (``class_prior``) corrects the negative term for the
+    points of the anchor's class among them:
+
+    .. math::
+
+        N_g = \max\Big(\frac{1}{1 - \tau^+}\Big(\frac{1}{N}\sum_n
+        e^{s_{an}} - \tau^+ e^{s_{ap}}\Big),\ e^{-1/\tau}\Big), \qquad
+        \ell_a = -\log \frac{e^{s_{ap}}}{e^{s_{ap}} + N N_g},
+
+    averaged over the anchors. The floor :math:`e^{-1/\tau}` is the
+    paper's, the least :math:`e^{s/\tau}` of a cosine, on the sphere; off
+    it, where similarities have no least value, the floor is the anchor's
+    least :math:`e^{s_{an}}` (the estimate is never below its smallest
+    term). ``class_prior='auto'`` is the probability that a point drawn at
+    random among the others has the class of a point drawn at random,
+    :math:`\sum_c n_c (n_c - 1) / (n (n - 1))` over the training class
+    counts (about 0.1 for ten balanced classes). The steps of 'supcon' and
+    'debiased' follow :math:`\tau` times the gradient, as InfoNCE's do.
+
+    **Magnet loss.** ``loss='magnet'`` (Rippel et al. [9]_) splits each
+    class into :math:`K` clusters (``n_clusters_per_class``) by k-means of
+    its points in the current embedding (k-means++ seeds, Lloyd's
+    iterations), refitted at the map an epoch starts from every
+    ``refresh`` epochs (and at the first). A cluster's centre
+    :math:`\mu` is the embedding of the mean of its members' input points:
+    off the sphere, :math:`L \bar x` *is* the mean of their embeddings, so
+    the gradient flows through the centres exactly; on the sphere it is
+    :math:`L \bar x / \|L \bar x\|`, the direction of that mean (not the
+    mean of the unit vectors, which lies inside the sphere), again with its
+    exact gradient. With :math:`\mu(r)` the cluster of a point :math:`r`
+    and :math:`\sigma^2 = \sum_r \|z_r - \mu(r)\|^2 / (B - 1)` over the
+    batch (a function of :math:`L` in the gradient, not a constant),
+
+    .. math::
+
+        \ell_r = \max\Big(0,\ -\log \frac{e^{-\|z_r - \mu(r)\|^2 /
+        (2\sigma^2) - m}}{\sum_{\mu:\ C(\mu) \ne C(r)}
+        e^{-\|z_r - \mu\|^2 / (2\sigma^2)}}\Big),
+
+    with ``margin`` as :math:`m` (:math:`\alpha` in the paper). The batches
+    are the engine's, not the paper's neighbourhoods of a seed cluster: an
+    epoch visits every point once as :math:`r`, in random batches of
+    :math:`B`, and the sum runs over *every* cluster of the other classes
+    (their centres cost one small GEMM a step), not only those in the batch.
+    A class of fewer than :math:`K` points has fewer clusters. Since the
+    distances are divided by their batch mean, a linear map can lower the
+    loss by keeping only its few most discriminative directions: when the
+    clusters of different classes overlap, the map falls to a low rank and
+    3-NN suffers (see the user guide's figures).
+
     **On the unit sphere.** With ``normalize=True`` the points are embedded
     as :math:`z = L(x - c) / \|L(x - c)\|`, with :math:`c` the mean of the
     training points (``center_``; so that the embedding does not depend on
@@ -99,7 +189,9 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     ``make_classification``: 16.7% 3-NN error against 34.0% off it and 39.0%
     Euclidean; Fashion-MNIST: 13.3% against 14.4% and 14.8%): try
     ``normalize=True`` there. ``normalize='auto'`` embeds on the sphere for
-    the triplet losses only.
+    the triplet losses only. The losses over the batch and the magnet loss
+    were measured off the sphere by default too (see the user guide's
+    figures).
 
     On the sphere :meth:`transform` returns unit rows, ``pair_distance`` and
     :meth:`get_metric` measure the distance between them, and
@@ -115,31 +207,48 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     ----------
     n_components : int, default=None
         Rows of ``L``; ``None`` means ``n_features``.
-    loss : {'triplet', 'infonce', 'hinge', 'contrastive'}, default='triplet'
+    loss : {'triplet', 'infonce', 'hinge', 'contrastive', 'lifted', 'supcon', \
+            'debiased', 'magnet'}, default='triplet'
         The loss (see above).
     alpha : float, default=1.0
         Weight of the dissimilar term of the pair losses.
     margin : float, default=0.5
         The margin :math:`m`: on the squared distance for 'hinge', 'triplet'
-        and the miners, on the distance for 'contrastive'.
-    temperature : float, default=0.1
-        Temperature :math:`\tau` of 'infonce' (on cosines on the sphere).
+        and the miners, on the distance for 'contrastive' and 'lifted', in
+        the exponent for 'magnet'.
+    temperature : float or 'auto', default='auto'
+        Temperature :math:`\tau` of 'infonce', 'supcon' and 'debiased' (on
+        cosines on the sphere); 'auto' is 0.5 for 'debiased' off the sphere,
+        0.1 otherwise.
     miner : {'semihard', 'hard', 'easy', 'all'}, default='semihard'
         Which negatives of the batch each anchor is compared with (for a
         pair loss, with ``sampling='neighbors'``: its dissimilar pairs).
+        The losses over the batch and 'magnet' take no miner.
     sampling : {'neighbors', 'random'}, default='neighbors'
         Positives among each anchor's target neighbours, or anywhere in its
-        class (see above).
+        class (see above). 'magnet' draws no positive.
     n_neighbors : int, default=3
         Target neighbours per point (``sampling='neighbors'``); a class of
         fewer points gives each of them its other points.
+    class_prior : float in [0, 1) or 'auto', default='auto'
+        The class prior :math:`\tau^+` of 'debiased'; 'auto' estimates it
+        from the training labels (see above; with ``partial_fit``, from each
+        call's labels).
+    n_clusters_per_class : int, default=32
+        Clusters :math:`K` of each class for 'magnet'.
+    refresh : int, default=1
+        Epochs between two k-means of the magnet clusters. On the Dask
+        backend each shard refits its own points' clusters, by a task, at
+        the map of its first round of every ``refresh``-th epoch, and its
+        rounds use them until the next.
     normalize : bool or 'auto', default=False
         Embed on the unit sphere; 'auto' for the triplet losses only. The
         fitted choice is ``normalize_``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule.
-    eta0 : float, default=0.5
-        Initial (relative) learning rate.
+    eta0 : float or 'auto', default='auto'
+        Initial (relative) learning rate; 'auto' is 0.02 for 'supcon' off
+        the sphere, 0.5 otherwise.
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     batch_size : int, default=256
@@ -227,6 +336,13 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
            loss objective". NeurIPS 2016.
     .. [5] K. Q. Weinberger, L. K. Saul. "Distance metric learning for large
            margin nearest neighbor classification". JMLR 10, 2009.
+    .. [6] H. O. Song, Y. Xiang, S. Jegelka, S. Savarese. "Deep metric
+           learning via lifted structured feature embedding". CVPR 2016.
+    .. [7] P. Khosla et al. "Supervised contrastive learning". NeurIPS 2020.
+    .. [8] C.-Y. Chuang, J. Robinson, L. Yen-Chen, A. Torralba, S. Jegelka.
+           "Debiased contrastive learning". NeurIPS 2020.
+    .. [9] O. Rippel, M. Paluri, P. Dollar, L. Bourdev. "Metric learning with
+           adaptive density discrimination". ICLR 2016.
 
     Examples
     --------
@@ -245,19 +361,24 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
 
     _parameter_constraints = {
         **BaseSGD._parameter_constraints,
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "miner": [StrOptions(set(MINERS))],
         "sampling": [StrOptions({"neighbors", "random"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_constraints": [Interval(Integral, 1, None, closed="left"), None],
+        "class_prior": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "n_clusters_per_class": [Interval(Integral, 1, None, closed="left")],
+        "refresh": [Interval(Integral, 1, None, closed="left")],
     }
-    _losses = PAIR_LOSSES + TRIPLET_LOSSES
+    _losses = PAIR_LOSSES + TRIPLET_LOSSES + LABEL_LOSSES
 
     def __init__(self, *, n_components=None, loss="triplet", alpha=1.0, margin=0.5,
-                 temperature=0.1, miner="semihard", sampling="neighbors", n_neighbors=3,
-                 normalize=False, learning_rate="adaptive", eta0=0.5,
-                 power_t=0.5, batch_size=256, max_iter=100, tol=1e-3,
-                 n_iter_no_change=3, shuffle=True, n_constraints=None, init="auto",
+                 temperature="auto", miner="semihard", sampling="neighbors", n_neighbors=3,
+                 class_prior="auto", n_clusters_per_class=32, refresh=1, normalize=False,
+                 learning_rate="adaptive", eta0="auto", power_t=0.5, batch_size=256,
+                 max_iter=100, tol=1e-3, n_iter_no_change=3, shuffle=True,
+                 n_constraints=None, init="auto",
                  warm_start=False, backend="local", scheduler=None, local_steps=50,
                  verbose=0, preprocessor=None, random_state=None):
         super().__init__(
@@ -273,10 +394,23 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         self.miner = miner
         self.sampling = sampling
         self.n_neighbors = n_neighbors
+        self.class_prior = class_prior
+        self.n_clusters_per_class = n_clusters_per_class
+        self.refresh = refresh
         self.n_constraints = n_constraints
 
     def _mines_pair_negatives(self):
         return self.sampling == "neighbors"
+
+    def _eta0(self, cfg):
+        if self.eta0 != "auto":
+            return float(self.eta0)
+        return 0.5 if cfg.normalize else _AUTO_ETA0.get(cfg.name, 0.5)
+
+    def _temperature(self, loss, normalize):
+        if self.temperature != "auto":
+            return float(self.temperature)
+        return 0.1 if normalize else _AUTO_TEMPERATURE.get(loss, 0.1)
 
     @staticmethod
     def _unit_of(cfg):
@@ -299,10 +433,18 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         self.n_features_in_ = X.shape[1]
         return X, y
 
+    def _with_prior(self, settings, codes):
+        """``settings`` with ``class_prior='auto'`` estimated from the class
+        codes of the training points (:func:`~metriclearn._sgd.losses.class_prior`)."""
+        if self.class_prior != "auto" or settings.loss.name != "debiased":
+            return settings
+        return replace(settings, loss=replace(settings.loss, prior=class_prior(codes)))
+
     def _fit_labels(self, X, y, rng):
         settings = self._settings()
         if self.backend == "dask":
             sampler = label_sampler(y, type(self).__name__)
+            settings = self._with_prior(settings, sampler.index.codes)
             return train_labels(X, sampler, settings, rng, scheduler=self.scheduler)
         X, center = centered(X, settings)
         result = self._train_labels(X, y, settings, rng)
@@ -312,8 +454,10 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     def _train_labels(self, X, y, settings, rng, *, partial=False):
         """Local training on pairs (or anchors) drawn from labels: the
         first epoch's random pairs also give the start."""
-        sampler = label_source(X, y, type(self).__name__, settings.sampling,
-                               settings.n_neighbors)
+        # (the magnet loss's anchors are every point: no target neighbours)
+        sampling = "random" if settings.loss.name == "magnet" else settings.sampling
+        sampler = label_source(X, y, type(self).__name__, sampling, settings.n_neighbors)
+        settings = self._with_prior(settings, sampler.index.codes)
         m, cut = settings.per_epoch(X.shape[0], sampler.n_distinct)
         first_pairs, first_labels = sampler.pair_sampler.draw(m, rng)
         if partial and hasattr(self, "components_"):
