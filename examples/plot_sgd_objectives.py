@@ -1,8 +1,8 @@
 """
-Contrastive and triplet objectives for SGD metric learning
-==========================================================
+Every loss of the SGD family, compared on digits
+================================================
 
-The SGD learners minimise one of four losses over the linear map
+The SGD learners minimise one of eight losses over the linear map
 :math:`L`:
 
 - ``'hinge'``: squared distances of similar pairs, plus a hinge that pushes
@@ -12,24 +12,46 @@ The SGD learners minimise one of four losses over the linear map
 - ``'triplet'`` (Schroff et al. 2015): an anchor must be closer to a
   positive than to a negative by a margin;
 - ``'infonce'``: a softmax of the positive against many negatives, with a
-  temperature (the N-pair loss of Sohn 2016 over learned distances).
+  temperature (the N-pair loss of Sohn 2016 over learned distances);
+- ``'lifted'`` (Song et al. 2016): every positive pair of a mini-batch
+  against all the negatives of both its points, through a smooth
+  log-sum-exp;
+- ``'supcon'`` (Khosla et al. 2020): every point of a batch an anchor, all
+  the other points of its class its positives;
+- ``'debiased'`` (Chuang et al. 2020): InfoNCE whose negatives are all the
+  other points of the batch, labels unseen, with the share of the anchor's
+  own class among them (``class_prior``) subtracted;
+- ``'magnet'`` (Rippel et al. 2016): clusters per class, each point pulled
+  to its cluster's centre and pushed from the other classes' centres.
 
 The pair losses are learned from pairs (:class:`~metriclearn.SGDMetricLearner`)
 or class labels; the triplet losses from triplets
 (:class:`~metriclearn.SGDTripletLearner`) or from class labels
-(:class:`~metriclearn.SGDMetricLearner_Supervised`): each point is an anchor
-with a positive among its 3 nearest same-class points, and its negatives are
-mined among the points of a mini-batch (``miner=...``). The supervised
-learner's default is the triplet loss with semi-hard negatives;
-``normalize=True`` learns on the unit sphere instead, where the margin and
-the temperature are those of the seed papers.
+(:class:`~metriclearn.SGDMetricLearner_Supervised`, which also has the four
+batch losses): each point is an anchor with a positive among its 3 nearest
+same-class points, and its negatives are mined among the points of a
+mini-batch (``miner=...``). The supervised learner's default is the triplet
+loss with semi-hard negatives; ``normalize=True`` learns on the unit sphere
+instead, where the margin and the temperature are those of the seed papers.
 
 This example compares them on the digits data (standardised, one stratified
 70/30 split) with two learners that optimise a neighbourhood criterion
 directly, :class:`~metriclearn.LMNN` and scikit-learn's
-:class:`~sklearn.neighbors.NeighborhoodComponentsAnalysis`: 3-NN accuracy on
-the test part, recall@k (the fraction of test points with a training point of
-their class among their k nearest neighbours) and fit time.
+:class:`~sklearn.neighbors.NeighborhoodComponentsAnalysis`, by the measures
+of :mod:`metriclearn.metrics`, each test point a query against the training
+points:
+
+- 3-NN accuracy on the test part;
+- recall@1 (:func:`~metriclearn.metrics.recall_at_k`): the fraction of test
+  points whose nearest training point is of their class;
+- MAP@R (:func:`~metriclearn.metrics.mean_average_precision_at_r`, Musgrave
+  et al. 2020): how well the whole class ranks ahead of the rest;
+- alignment and uniformity (:func:`~metriclearn.metrics.alignment`,
+  :func:`~metriclearn.metrics.uniformity`, Wang and Isola 2020) of the test
+  embeddings scaled to unit length: how close same-class pairs lie (lower is
+  better) and how evenly the points spread over the sphere (lower is more
+  uniform);
+- fit time.
 
 Run it as a script to print the table and write the figure::
 
@@ -49,14 +71,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import (
-    KNeighborsClassifier,
-    NearestNeighbors,
-    NeighborhoodComponentsAnalysis,
-)
+from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalysis
 from sklearn.preprocessing import StandardScaler
 
 from metriclearn import (
@@ -65,6 +84,12 @@ from metriclearn import (
     SGDMetricLearner,
     SGDMetricLearner_Supervised,
     SGDTripletLearner,
+)
+from metriclearn.metrics import (
+    alignment,
+    mean_average_precision_at_r,
+    recall_at_k,
+    uniformity,
 )
 
 # Sphinx-Gallery runs examples without ``__file__``: only a script run reads
@@ -129,34 +154,44 @@ learners = {
     "InfoNCE (mined, all, sphere)": (SGDMetricLearner_Supervised(
         loss="infonce", miner="all", normalize=True, max_iter=30, **sgd),
         (X_train, y_train)),
+    "lifted (batch)": (SGDMetricLearner_Supervised(loss="lifted", random_state=0),
+                       (X_train, y_train)),
+    "supcon (batch)": (SGDMetricLearner_Supervised(loss="supcon", random_state=0),
+                       (X_train, y_train)),
+    "debiased (batch)": (SGDMetricLearner_Supervised(loss="debiased", random_state=0),
+                         (X_train, y_train)),
+    "magnet (clusters)": (SGDMetricLearner_Supervised(loss="magnet", random_state=0),
+                          (X_train, y_train)),
     "triplet (kNN triplets)": (SGDTripletLearner(loss="triplet", max_iter=30,
                                                  preprocessor=X_train, **sgd), (triplets,)),
     "LMNN": (LMNN(n_neighbors=3, random_state=0), (X_train, y_train)),
     "NCA": (NeighborhoodComponentsAnalysis(max_iter=30, random_state=0), (X_train, y_train)),
 }
 
-# numba loads (or compiles) the kernels on first use: fit each SGD learner
-# once on a small problem so that the times below measure the fits only.
-for learner, _ in learners.values():
+# numba loads (or compiles) the kernels on first use: fit a copy of each SGD
+# learner once on a small problem so that the times below measure the fits
+# only.
+for learner, fit_args in learners.values():
     if learner is not None and "SGD" in type(learner).__name__:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            small = SGDMetricLearner_Supervised(loss=learner.loss, max_iter=1, random_state=0)
-            for miner in ("all", "hard", "semihard"):
-                for normalize in (False, True):
-                    small.set_params(miner=miner, normalize=normalize).fit(
-                        X_train[:100], y_train[:100])
+            some = np.random.default_rng(0).permutation(len(fit_args[0]))[:200]
+            clone(learner).set_params(max_iter=1).fit(*(a[some] for a in fit_args))
 
 # %%
 # Evaluation
 # ----------
 
 
-def recall_at_k(E_train, E_test, ks=(1, 5)):
-    idx = NearestNeighbors(n_neighbors=max(ks)).fit(E_train).kneighbors(
-        E_test, return_distance=False)
-    hit = y_train[idx] == y_test[:, None]
-    return [float(np.mean(hit[:, :k].any(axis=1))) for k in ks]
+# Alignment is measured on positive pairs: each test point with another test
+# point of its class, drawn once for every learner.
+rng = np.random.default_rng(0)
+partner = np.array([rng.choice(np.flatnonzero((y_test == c) & (np.arange(y_test.size) != i)))
+                    for i, c in enumerate(y_test)])
+
+
+def unit(E):
+    return E / np.linalg.norm(E, axis=1, keepdims=True)
 
 
 rows = []
@@ -170,12 +205,21 @@ for name, (learner, fit_args) in learners.items():
             learner.fit(*fit_args)
         fit_time = time.perf_counter() - start
         E_train, E_test = learner.transform(X_train), learner.transform(X_test)
-    acc = KNeighborsClassifier(3).fit(E_train, y_train).score(E_test, y_test)
-    rows.append((name, acc, *recall_at_k(E_train, E_test), fit_time))
+    gallery = dict(X_gallery=E_train, y_gallery=y_train)
+    rows.append((
+        name,
+        KNeighborsClassifier(3).fit(E_train, y_train).score(E_test, y_test),
+        recall_at_k(E_test, y_test, k=1, **gallery),
+        mean_average_precision_at_r(E_test, y_test, **gallery),
+        alignment(unit(E_test), unit(E_test[partner])),
+        uniformity(unit(E_test)),
+        fit_time,
+    ))
 
-header = ("objective", "3-NN acc.", "recall@1", "recall@5", "fit time")
-cells = [[r[0], f"{r[1]:.4f}", f"{r[2]:.4f}", f"{r[3]:.4f}",
-          "-" if r[4] is None else f"{r[4]:.2f} s"] for r in rows]
+header = ("objective", "3-NN acc.", "recall@1", "MAP@R", "alignment", "uniformity",
+          "fit time")
+cells = [[r[0], *(f"{v:.4f}" for v in r[1:4]), f"{r[4]:.3f}", f"{r[5]:.3f}",
+          "-" if r[6] is None else f"{r[6]:.2f} s"] for r in rows]
 widths = [max(len(c[j]) for c in [header, *cells]) for j in range(len(header))]
 print("  ".join(h.ljust(w) if j == 0 else h.rjust(w)
                 for j, (h, w) in enumerate(zip(header, widths, strict=True))))
@@ -185,26 +229,48 @@ for c in cells:
                     for j, (v, w) in enumerate(zip(c, widths, strict=True))))
 
 # %%
+# Reading the table
+# -----------------
+# Accuracy and recall@1 look at the nearest points only; MAP@R asks the whole
+# class to rank first. The two can disagree: random label pairs ask each
+# class to shrink to a point, which ranks whole classes well (a high MAP@R,
+# the lowest alignment) but mixes neighbours where a class has several
+# clusters (the lowest 3-NN accuracy). Alignment and uniformity are the two
+# halves of a contrastive loss on the sphere: the losses that pull pairs or
+# clusters together (the pair losses, ``'magnet'``, ``'lifted'``) align
+# classes most and spread the points least, the neighbourhood losses (hard
+# and semi-hard triplets, NCA) stay closest to the spread of the data.
+
+# %%
 # The comparison as a figure
 # --------------------------
 # Left: 3-NN test accuracy (the dashed line is the Euclidean metric's);
-# right: fit time on a logarithmic scale.
+# middle: MAP@R; right: alignment against uniformity (lower left is better
+# on both), as Wang and Isola plot them.
 
 names = [r[0] for r in rows]
 acc = np.array([r[1] for r in rows])
-fig, (ax_acc, ax_time) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+map_r = np.array([r[3] for r in rows])
 colors = ["0.6" if n == "Euclidean" else ("C1" if n in ("LMNN", "NCA") else "C0")
           for n in names]
+fig, (ax_acc, ax_map, ax_au) = plt.subplots(1, 3, figsize=(15, 5),
+                                            gridspec_kw=dict(width_ratios=[1, 1, 1.1]))
 ax_acc.barh(names, acc, color=colors)
 ax_acc.axvline(acc[0], color="k", linestyle="--", linewidth=1)
 ax_acc.set_xlim(max(0.0, acc.min() - 0.02), 1.0)
 ax_acc.set_xlabel("3-NN test accuracy")
 ax_acc.invert_yaxis()
-times = [r[4] if r[4] is not None else np.nan for r in rows]
-ax_time.barh(names, times, color=colors)
-ax_time.set_xscale("log")
-ax_time.set_xlabel("fit time (s)")
-fig.suptitle("Digits (standardised): SGD objectives against LMNN and NCA")
+ax_map.barh(names, map_r, color=colors)
+ax_map.axvline(map_r[0], color="k", linestyle="--", linewidth=1)
+ax_map.set_yticks([])
+ax_map.invert_yaxis()
+ax_map.set_xlabel("MAP@R (test queries, training gallery)")
+for r, color in zip(rows, colors, strict=True):
+    ax_au.scatter(r[5], r[4], color=color)
+    ax_au.annotate(r[0], (r[5], r[4]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+ax_au.set_xlabel("uniformity (lower: more uniform)")
+ax_au.set_ylabel("alignment (lower: classes tighter)")
+fig.suptitle("Digits (standardised): the SGD losses against LMNN and NCA")
 fig.tight_layout()
 
 if RUN_AS_SCRIPT:
