@@ -47,7 +47,8 @@ def _supcon(S, labels):
         pos = [r for r in others if labels[r] == labels[i]]
         if not pos:
             continue
-        losses.append(-np.mean([S[i, p] - logsumexp(S[i, others]) for p in pos]))
+        # L_in: the positives' mean inside the log (without its constant log |P(i)|)
+        losses.append(logsumexp(S[i, others]) - logsumexp(S[i, pos]))
     return np.mean(losses) if losses else 0.0
 
 
@@ -82,14 +83,15 @@ def batch_loss_twin(X, codes, anchors, positives, L, loss, margin, temperature, 
 
 
 def magnet_loss_twin(X, codes, anchors, assign, centers, cluster_class, L, margin,
-                     normalize=False):
-    """Mean magnet loss of one batch, its clusters given."""
+                     normalize=False, variance=0.0):
+    """Mean magnet loss of one batch, its clusters given; ``variance`` the
+    fixed sigma^2, or ``<= 0`` for the batch's."""
     Z = embed(X[anchors], L, normalize)
     M = embed(centers, L, normalize) if normalize else centers @ L.T
     own = M[assign[anchors]]
     u = ((Z - own) ** 2).sum(1)
     b = anchors.shape[0]
-    s2 = u.sum() / max(b - 1, 1)
+    s2 = u.sum() / max(b - 1, 1) if variance <= 0 else variance
     total = 0.0
     for r in range(b):
         others = [c for c in range(M.shape[0])
@@ -122,10 +124,10 @@ def batch_loss_grad_twin(X, codes, anchors, positives, L, loss, margin, temperat
 
 
 def magnet_loss_grad_twin(X, codes, anchors, assign, centers, cluster_class, L, margin,
-                          normalize=False):
+                          normalize=False, variance=0.0):
     def f(M):
         return magnet_loss_twin(X, codes, anchors, assign, centers, cluster_class, M, margin,
-                                normalize)
+                                normalize, variance)
 
     return f(L), fd_gradient(f, L)
 

@@ -202,23 +202,28 @@ def test_batch_loss_gradient(rng, loss, prior, normalize):
     assert losses[0] == pytest.approx(15 * value)
 
 
+@pytest.mark.parametrize("fixed", [False, True], ids=["batch-variance", "fixed-variance"])
 @pytest.mark.parametrize("normalize", [False, True], ids=["plain", "sphere"])
 @pytest.mark.parametrize("n_clusters", [1, 3])
-def test_magnet_loss_gradient(rng, n_clusters, normalize):
+def test_magnet_loss_gradient(rng, n_clusters, normalize, fixed):
     X, codes, anchors, _, L = _labelled_batch(rng, b=25)
     cfg = LossConfig("magnet", normalize=normalize, n_clusters=n_clusters)
     c = MagnetClusters.fit(X, codes, L, cfg, np.random.RandomState(0))
     args = (X, codes, anchors, c.assign, c.centers, c.cluster_class)
+    # the estimator's variance (measured at L, then a constant) or the batch's
+    variance = c.variance if fixed else 0.0
 
     def value_grad(v):
-        return kg.magnet_loss_grad(*args, v.reshape(L.shape), 0.5, normalize)
+        return kg.magnet_loss_grad(*args, v.reshape(L.shape), 0.5, normalize, variance)
 
     _assert_gradient(lambda v: value_grad(v)[0], lambda v: value_grad(v)[1].ravel(), L.ravel())
     value, grad = value_grad(L.ravel())
     assert value > 0
-    assert value == pytest.approx(bt.magnet_loss_twin(*args, L, 0.5, normalize), rel=1e-10)
+    assert value == pytest.approx(bt.magnet_loss_twin(*args, L, 0.5, normalize, variance),
+                                  rel=1e-10)
     precond = rng.uniform(0.5, 1.5, size=5)
-    out, _ = kg.magnet_steps(*args, L, np.array([0.1]), 25, 0.5, precond, normalize)
+    out, _ = kg.magnet_steps(*args, L, np.array([0.1]), 25, 0.5, precond, normalize,
+                             variance)
     assert_allclose(out, L - 0.1 * grad * precond, rtol=1e-10, atol=1e-12)
 
 

@@ -559,10 +559,10 @@ def _magnet_problem(rng, normalize, K, b=15):
 
 
 def _magnet_steps_twin(X, codes, anchors, assign, centers, cluster_class, L, etas, B, margin,
-                       precond, normalize):
+                       precond, normalize, variance=0.0):
     return bt.steps_twin(L, etas, B, len(anchors), lambda s, L: bt.magnet_loss_grad_twin(
-        X, codes, anchors[s], assign, centers, cluster_class, L, margin, normalize),
-        1.0, precond)
+        X, codes, anchors[s], assign, centers, cluster_class, L, margin, normalize,
+        variance), 1.0, precond)
 
 
 def _kmeans_input(rng, sizes, K):
@@ -813,13 +813,14 @@ TWINS = [
     Twin(("sgd_batch.laplacian_grad",), kb.laplacian_grad, _laplacian_twin,
          lambda rng: (rng.standard_normal((9, 9)), rng.standard_normal((9, 4))), rtol=1e-10),
     Twin(("sgd_magnet.magnet_loss_grad",), kg.magnet_loss_grad, bt.magnet_loss_grad_twin,
-         lambda rng, normalize, K: (*_magnet_problem(rng, normalize, K), 0.5, normalize),
-         _grid(normalize=[False, True], K=[1, 3]), rtol=1e-6, atol=1e-8),
+         lambda rng, normalize, K, variance: (*_magnet_problem(rng, normalize, K), 0.5,
+                                              normalize, variance),
+         _grid(normalize=[False, True], K=[1, 3], variance=[0.0, 0.3]), rtol=1e-6, atol=1e-8),
     Twin(("sgd_magnet.magnet_steps",), kg.magnet_steps, _magnet_steps_twin,
-         lambda rng, normalize: (*_magnet_problem(rng, normalize, 2, b=30),
-                                 np.array([0.2, 0.1, 0.05]), 12, 0.5,
-                                 rng.uniform(0.5, 1.5, 5), normalize),
-         _grid(normalize=[False, True]), rtol=1e-6, atol=1e-8),
+         lambda rng, normalize, variance: (*_magnet_problem(rng, normalize, 2, b=30),
+                                           np.array([0.2, 0.1, 0.05]), 12, 0.5,
+                                           rng.uniform(0.5, 1.5, 5), normalize, variance),
+         _grid(normalize=[False, True], variance=[0.0, 0.3]), rtol=1e-6, atol=1e-8),
     Twin(("sgd_magnet.class_kmeans",), kg.class_kmeans, bt.class_kmeans_twin, _kmeans_input,
          _grid(sizes=[(9, 6, 11), (1, 2, 30)], K=[1, 3, 5])),
     Twin(("sgd_magnet.cluster_means",), kg.cluster_means,

@@ -24,10 +24,13 @@ distances; :func:`metriclearn._sgd.losses.kernel_temperature`):
   Song et al.'s ``1 / (2 |P|) sum_P max(0, J)^2``;
 - ``SUPCON``: every point ``i`` of the batch is an anchor whose positives
   ``P(i)`` are the batch's other points of its class, with
-  ``l_ij = -d2(i, j) / tau``:
-  ``ell_i = log sum_{j != i} exp(l_ij) - (1 / |P(i)|) sum_{p in P(i)} l_ip``;
-  anchors with no positive are skipped and the summed loss is ``b`` times
-  the mean over the others;
+  ``l_ij = -d2(i, j) / tau``, Khosla et al.'s ``L_in`` (the mean over the
+  positives inside the logarithm):
+  ``ell_i = log sum_{j != i} exp(l_ij) - log sum_{p in P(i)} exp(l_ip)``
+  (the constant ``log |P(i)|`` left out), so each positive is pulled in
+  proportion to its share ``exp(l_ip) / sum_{p'} exp(l_ip')``, the nearest
+  most; anchors with no positive are skipped and the summed loss is ``b``
+  times the mean over the others;
 - ``DEBIASED``: every point ``i`` is an anchor with its partner (``b + i``
   or ``i - b``) as positive ``p`` and the ``N = m - 2`` other points as
   negatives whatever their class, ``prior`` the class prior ``tau+``:
@@ -167,9 +170,10 @@ def _lifted(Z, cb, b, D2, margin, scale, C):
 
 @njit(cache=True)
 def _supcon(cb, b, D2, tau, scale, C):
-    """Summed supervised contrastive loss (L_out) of the batch; ``C`` (OUT,
-    zeros in) receives ``scale`` times its derivatives in the squared
-    distances."""
+    """Summed supervised contrastive loss (L_in, without its constant
+    ``log |P(i)|``) of the batch; ``C`` (OUT, zeros in) receives ``scale``
+    times its derivatives in the squared distances. Both sums are shifted
+    by the anchor's largest logit."""
     m = 2 * b
     n_valid = 0
     for i in range(m):
@@ -193,18 +197,20 @@ def _supcon(cb, b, D2, tau, scale, C):
         if n_pos == 0:
             continue
         z = 0.0
-        pos = 0.0
+        zp = 0.0
         for r in range(m):
             if r != i:
                 e = np.exp(-D2[i, r] / tau - top)
                 soft[r] = e
                 z += e
                 if cb[r] == cb[i]:
-                    pos += -D2[i, r] / tau
-        total += w * (top + np.log(z) - pos / n_pos)
+                    zp += e
+        if zp <= 0.0:
+            continue
+        total += w * (np.log(z) - np.log(zp))
         for r in range(m):
             if r != i:
-                dl = soft[r] / z - (1.0 / n_pos if cb[r] == cb[i] else 0.0)
+                dl = soft[r] / z - (soft[r] / zp if cb[r] == cb[i] else 0.0)
                 C[i, r] -= scale * w * dl / tau
     return total
 

@@ -10,8 +10,10 @@ linear), or ``L mu_c / ||L mu_c||`` on the unit sphere. So the gradient
 flows through the centres exactly.
 
 With ``z_r`` the embedding of point ``r``, ``c(r)`` its cluster, ``u_r =
-||z_r - centre_c(r)||^2`` and ``s2 = sum_r u_r / (b - 1)`` the variance of
-the batch (a function of ``L`` in the gradient), the loss of ``r`` is
+||z_r - centre_c(r)||^2`` and ``s2`` the variance ``variance`` when it is
+positive (a constant: the estimator's, measured once at the start of a fit)
+or else ``sum_r u_r / (b - 1)``, the variance of the batch (a function of
+``L`` in the gradient), the loss of ``r`` is
 
 ``max(0, u_r / (2 s2) + margin + log sum_{c: class != class(r)}
 exp(-||z_r - centre_c||^2 / (2 s2)))``,
@@ -143,9 +145,10 @@ def cluster_means(X, assign, n_total):
 
 @njit(cache=True)
 def _magnet_value_grad(X, codes, anchors, start, b, assign, centers, cluster_class, LT,
-                       margin, normalize):
+                       margin, normalize, variance):
     """Summed magnet loss of the anchors ``start : start + b`` and its
-    gradient over ``L`` (every array argument IN; ``LT`` = ``L^T``)."""
+    gradient over ``L`` (every array argument IN; ``LT`` = ``L^T``;
+    ``variance`` the fixed ``s2``, or ``<= 0`` for the batch's)."""
     d, k = LT.shape
     nt = centers.shape[0]
     Xb = np.empty((b, d))
@@ -183,7 +186,7 @@ def _magnet_value_grad(X, codes, anchors, start, b, assign, centers, cluster_cla
             s += diff * diff
         u[i] = s
     den = max(b - 1, 1)
-    s2 = u.sum() / den
+    s2 = u.sum() / den if variance <= 0.0 else variance
     grad = np.zeros((k, d))
     if not s2 > 0.0:
         return 0.0, grad
@@ -220,7 +223,7 @@ def _magnet_value_grad(X, codes, anchors, start, b, assign, centers, cluster_cla
         g_s2 += (ev - u[i]) * 2.0 * h * h
         Cm[i, own[i]] += h
     # each u_j enters s2 with weight 1 / den
-    if g_s2 != 0.0:
+    if g_s2 != 0.0 and variance <= 0.0:
         for i in range(b):
             Cm[i, own[i]] += g_s2 / den
     # dZ_i = 2 sum_c Cm_ic (z_i - m_c), dM_c = -2 sum_i Cm_ic (z_i - m_c)
@@ -248,7 +251,7 @@ def _magnet_value_grad(X, codes, anchors, start, b, assign, centers, cluster_cla
 
 @njit(cache=True)
 def magnet_steps(X, codes, anchors, assign, centers, cluster_class, L0, etas, batch_size,
-                 margin, precond, normalize=False):
+                 margin, precond, normalize=False, variance=0.0):
     """Mini-batch SGD steps on the mean magnet loss over ``L``, the
     clusters fixed (``assign``, ``centers``, ``cluster_class``: see the
     module's docstring).
@@ -270,6 +273,9 @@ def magnet_steps(X, codes, anchors, assign, centers, cluster_class, L0, etas, ba
     margin : float
     precond : ndarray of shape (d,), float64, IN
     normalize : bool
+    variance : float
+        The variance ``s2`` the squared distances are divided by (twice),
+        held fixed; ``<= 0`` takes the batch's, a function of ``L``.
 
     Returns
     -------
@@ -289,7 +295,7 @@ def magnet_steps(X, codes, anchors, assign, centers, cluster_class, L0, etas, ba
         if b <= 0:
             break
         value, G = _magnet_value_grad(X, codes, anchors, start, b, assign, centers,
-                                      cluster_class, LT, margin, normalize)
+                                      cluster_class, LT, margin, normalize, variance)
         losses[t] = value
         c = etas[t] / b
         for r in range(k):
@@ -301,11 +307,12 @@ def magnet_steps(X, codes, anchors, assign, centers, cluster_class, L0, etas, ba
 
 @njit(cache=True)
 def magnet_loss_grad(X, codes, anchors, assign, centers, cluster_class, L, margin,
-                     normalize=False):
+                     normalize=False, variance=0.0):
     """Mean magnet loss of one batch (all the anchors given) at ``L`` and
-    its gradient: the counterpart of one :func:`magnet_steps` step."""
+    its gradient: the counterpart of one :func:`magnet_steps` step
+    (``variance`` as there)."""
     LT = np.ascontiguousarray(L.T)
     b = anchors.shape[0]
     value, G = _magnet_value_grad(X, codes, anchors, 0, b, assign, centers, cluster_class,
-                                  LT, margin, normalize)
+                                  LT, margin, normalize, variance)
     return value / b, G / b

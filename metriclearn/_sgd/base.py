@@ -126,7 +126,7 @@ class BaseSGD(BaseMetricLearner):
         normalize = (name in TRIPLET_LOSSES if self.normalize == "auto"
                      else bool(self.normalize))
         prior = getattr(self, "class_prior", "auto")
-        return LossConfig(name, float(getattr(self, "alpha", 1.0)), float(self.margin),
+        return LossConfig(name, float(getattr(self, "alpha", 1.0)), self._margin(name),
                           self._temperature(name, normalize), miner, normalize,
                           prior=0.0 if prior == "auto" else float(prior),
                           n_clusters=int(getattr(self, "n_clusters_per_class", 1)),
@@ -153,6 +153,10 @@ class BaseSGD(BaseMetricLearner):
             sampling=getattr(self, "sampling", "random"),
             n_neighbors=int(getattr(self, "n_neighbors", 3)),
         )
+
+    def _margin(self, loss):
+        """The margin of the loss called ``loss``."""
+        return float(self.margin)
 
     def _temperature(self, loss, normalize):
         """The temperature of the loss called ``loss`` (on the unit sphere

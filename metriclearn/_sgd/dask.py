@@ -190,12 +190,16 @@ def _label_shard(X, codes, sampling, n_neighbors, center=None):
         return X, pairs
 
 
-def _shard_clusters(shard, L, cfg, seed):
+def _shard_clusters(shard, L, cfg, seed, previous=None):
     """One task: the magnet loss's clusters of a shard of labelled points
-    (:meth:`MagnetClusters.fit`) at the map ``L``, on one thread."""
+    (:meth:`MagnetClusters.fit`) at the map ``L``, on one thread, with the
+    variance of the ``previous`` clusters of the shard (measured at ``L``
+    for its first)."""
     X, sampler = shard
+    variance = None if previous is None else previous.variance
     with limit_threads(1, blas=1):
-        return MagnetClusters.fit(X, sampler.index.codes, L, cfg, np.random.RandomState(seed))
+        return MagnetClusters.fit(X, sampler.index.codes, L, cfg, np.random.RandomState(seed),
+                                  variance=variance)
 
 
 def _round(X_shared, shard, L, etas, n_items, batch_size, cfg, precond, seed, shuffle,
@@ -308,7 +312,7 @@ def _train(client, x_future, shards, sizes, L, precond, settings, rng):
         key = f"metriclearn-sgd-{token}-{s}-{r}"
         if cfg.name == "magnet" and r % rounds[s] == 0 and (r // rounds[s]) % cfg.refresh == 0:
             clusters[s] = client.submit(_shard_clusters, shards[s], L.copy(), cfg, seed ^ 1,
-                                        key=key + "-clusters")
+                                        clusters[s], key=key + "-clusters")
         fut = client.submit(
             _round, x_future, shards[s], L.copy(), schedule.etas(n_steps), n_items, B, cfg,
             precond, seed, bool(settings.shuffle),

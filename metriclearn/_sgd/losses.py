@@ -213,16 +213,23 @@ class MagnetClusters:
     """The clusters of the magnet loss over the points ``X``: each point's
     cluster (``assign``; class ``c``'s are ``c K .. c K + K - 1``), each
     cluster's mean input point (``centers``) and class code
-    (``cluster_class``, ``-1`` for an empty cluster)."""
+    (``cluster_class``, ``-1`` for an empty cluster), and the variance
+    ``sigma^2`` the loss divides squared distances by (``variance``)."""
 
     assign: np.ndarray
     centers: np.ndarray
     cluster_class: np.ndarray
+    variance: float = 0.0
 
     @classmethod
-    def fit(cls, X, codes, L, cfg, rng):
+    def fit(cls, X, codes, L, cfg, rng, variance=None):
         """k-means of each class's points in the embedding of ``L`` (on the
-        unit sphere with ``cfg.normalize``), ``cfg.n_clusters`` per class."""
+        unit sphere with ``cfg.normalize``), ``cfg.n_clusters`` per class.
+
+        ``variance`` is kept as given; ``None`` (the first clusters of a
+        fit) measures it at ``L``: ``sum_r ||z_r - centre(r)||^2 / (n - 1)``
+        over the ``n`` points, the paper's variance of the points about
+        their cluster centres."""
         codes = np.asarray(codes, dtype=np.intp)
         n_classes = int(codes.max()) + 1 if codes.size else 0
         K = int(cfg.n_clusters)
@@ -237,7 +244,14 @@ class MagnetClusters:
                                   u, KMEANS_MAX_ITER)
         centers, counts = _gk.cluster_means(X, assign, n_classes * K)
         cluster_class = np.where(counts > 0, np.repeat(np.arange(n_classes), K), -1)
-        return cls(assign, centers, cluster_class.astype(np.intp))
+        if variance is None:
+            M = centers @ L.T
+            if cfg.normalize:
+                norms = np.linalg.norm(M, axis=1, keepdims=True)
+                M = np.divide(M, norms, out=np.zeros_like(M), where=norms > 0)
+            spread = float(np.sum((Z - M[assign]) ** 2))
+            variance = spread / max(Z.shape[0] - 1, 1)
+        return cls(assign, centers, cluster_class.astype(np.intp), float(variance))
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,7 +259,9 @@ class MagnetBatch:
     """Anchors (indices into ``X``) for the magnet loss. Its clusters are
     ``clusters`` as given, or, with ``refresh`` (a ``(holder, seed)``
     pair), refitted at the map the steps start from and kept in
-    ``holder["clusters"]`` for the epochs that follow."""
+    ``holder["clusters"]`` for the epochs that follow; a refit keeps the
+    variance of the clusters it replaces (that of the fit's first
+    clusters)."""
 
     X: np.ndarray
     codes: np.ndarray
@@ -262,10 +278,12 @@ class MagnetBatch:
         clusters = self.clusters
         if self.refresh is not None:
             holder, seed = self.refresh
-            clusters = MagnetClusters.fit(self.X, self.codes, L, cfg,
-                                          np.random.RandomState(seed))
+            previous = holder.get("clusters")
+            clusters = MagnetClusters.fit(
+                self.X, self.codes, L, cfg, np.random.RandomState(seed),
+                variance=None if previous is None else previous.variance)
             holder["clusters"] = clusters
         c = clusters
         return _gk.magnet_steps(self.X, self.codes, self.anchors, c.assign, c.centers,
                                 c.cluster_class, L, etas, batch_size, cfg.margin, precond,
-                                cfg.normalize)
+                                cfg.normalize, c.variance)
