@@ -236,10 +236,10 @@ for c in cells:
 # class to shrink to a point, which ranks whole classes well (a high MAP@R,
 # the lowest alignment) but mixes neighbours where a class has several
 # clusters (the lowest 3-NN accuracy). Alignment and uniformity are the two
-# halves of a contrastive loss on the sphere: the losses that pull pairs or
-# clusters together (the pair losses, ``'magnet'``, ``'lifted'``) align
-# classes most and spread the points least, the neighbourhood losses (hard
-# and semi-hard triplets, NCA) stay closest to the spread of the data.
+# halves of a contrastive loss on the sphere: the losses that pull pairs
+# together (the pair losses, ``'lifted'``) align classes most and spread the
+# points least, the neighbourhood losses (hard and semi-hard triplets, NCA)
+# stay closest to the spread of the data.
 
 # %%
 # The comparison as a figure

@@ -144,7 +144,7 @@ class BaseSGD(BaseMetricLearner):
             name=type(self).__name__, unit=self._unit_of(cfg),
             loss=cfg, n_components=self.n_components, init=self.init,
             warm_components=self.components_ if warm else None,
-            learning_rate=self.learning_rate, eta0=self._eta0(cfg),
+            learning_rate=self.learning_rate, eta0=float(self.eta0),
             power_t=float(self.power_t), batch_size=int(self.batch_size),
             max_iter=int(self.max_iter), tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change), shuffle=bool(self.shuffle),
@@ -162,10 +162,6 @@ class BaseSGD(BaseMetricLearner):
         """The temperature of the loss called ``loss`` (on the unit sphere
         with ``normalize``)."""
         return float(getattr(self, "temperature", 1.0))
-
-    def _eta0(self, cfg):
-        """The initial learning rate of the loss ``cfg``."""
-        return float(self.eta0)
 
     @staticmethod
     def _unit_of(cfg):

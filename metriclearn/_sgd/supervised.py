@@ -18,10 +18,9 @@ from .sources import centered, epoch_source, label_sampler, label_source
 
 __all__ = ["SGDMetricLearner_Supervised"]
 
-# eta0='auto' and temperature='auto' off the unit sphere: each loss's, 0.5
-# and 0.1 unless named here (on the sphere 0.5 and 0.1 for every loss;
-# measured: see the class's docstring and the user guide)
-_AUTO_ETA0 = {}
+# temperature='auto' off the unit sphere: each loss's, 0.1 unless named here
+# (on the sphere 0.1 for every loss; measured: see the class's docstring and
+# the user guide)
 _AUTO_TEMPERATURE = {"debiased": 0.5}
 # margin='auto': 0.5 unless named here, on and off the sphere
 _AUTO_MARGIN = {"magnet": 8.0}
@@ -232,9 +231,9 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     ----------
     n_components : int, default=None
         Rows of ``L``; ``None`` means ``n_features``.
-    loss : {'triplet', 'infonce', 'hinge', 'contrastive', 'lifted', 'supcon', \
-            'debiased', 'magnet'}, default='triplet'
-        The loss (see above).
+    loss : str, default='triplet'
+        The loss (see above): 'triplet', 'infonce', 'hinge', 'contrastive',
+        'lifted', 'supcon', 'debiased' or 'magnet'.
     alpha : float, default=1.0
         Weight of the dissimilar term of the pair losses.
     margin : float or 'auto', default='auto'
@@ -274,10 +273,8 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
         fitted choice is ``normalize_``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='adaptive'
         Learning rate schedule.
-    eta0 : float or 'auto', default='auto'
-        Initial (relative) learning rate; 'auto' is 0.5 for every loss (it
-        was 0.02 for 'supcon' off the sphere while 'supcon' was Khosla et
-        al.'s :math:`\mathcal{L}_{out}`).
+    eta0 : float, default=0.5
+        Initial (relative) learning rate.
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     batch_size : int, default=256
@@ -390,7 +387,6 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
 
     _parameter_constraints = {
         **BaseSGD._parameter_constraints,
-        "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "margin": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "miner": [StrOptions(set(MINERS))],
@@ -406,7 +402,7 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
     def __init__(self, *, n_components=None, loss="triplet", alpha=1.0, margin="auto",
                  temperature="auto", miner="semihard", sampling="neighbors", n_neighbors=3,
                  class_prior="auto", n_clusters_per_class=32, refresh=1, normalize=False,
-                 learning_rate="adaptive", eta0="auto", power_t=0.5, batch_size=256,
+                 learning_rate="adaptive", eta0=0.5, power_t=0.5, batch_size=256,
                  max_iter=100, tol=1e-3, n_iter_no_change=3, shuffle=True,
                  n_constraints=None, init="auto",
                  warm_start=False, backend="local", scheduler=None, local_steps=50,
@@ -431,11 +427,6 @@ class SGDMetricLearner_Supervised(SupervisedLearnerMixin, BaseSGD):
 
     def _mines_pair_negatives(self):
         return self.sampling == "neighbors"
-
-    def _eta0(self, cfg):
-        if self.eta0 != "auto":
-            return float(self.eta0)
-        return 0.5 if cfg.normalize else _AUTO_ETA0.get(cfg.name, 0.5)
 
     def _margin(self, loss):
         if self.margin != "auto":
