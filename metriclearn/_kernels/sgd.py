@@ -216,6 +216,17 @@ def _sphere_batch(X, pairs, labels, order, start, m, LT, alpha, margin, loss):
 
 
 @njit(cache=True)
+def _apply_step(L, LT, G, c, precond):
+    """One preconditioned step in place: ``L <- L - c G diag(precond)``, with
+    ``LT`` kept equal to ``L^T``."""
+    k, d = L.shape
+    for r in range(k):
+        for j in range(d):
+            L[r, j] -= c * precond[j] * G[r, j]
+            LT[j, r] = L[r, j]
+
+
+@njit(cache=True)
 def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, precond,
               loss=HINGE, normalize=False):
     """Mini-batch SGD steps on the mean pair hinge loss over ``L`` (or, with
@@ -288,10 +299,7 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
             losses[t], G = _sphere_batch(X, pairs, labels, order, start, m, LT, alpha,
                                          margin, loss)
             c = etas[t] / m
-            for r in range(k):
-                for j in range(d):
-                    L[r, j] -= c * precond[j] * G[r, j]
-                    LT[j, r] = L[r, j]
+            _apply_step(L, LT, G, c, precond)
             continue
         if m != D.shape[0]:
             D = np.empty((m, d))
@@ -307,10 +315,7 @@ def sgd_steps(X, pairs, labels, order, L0, etas, batch_size, alpha, margin, prec
                 Z[i, j] *= wi
         np.dot(Z.T, D, G)
         c = etas[t] * 2.0 / m
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
+        _apply_step(L, LT, G, c, precond)
     return L, losses
 
 

@@ -45,31 +45,13 @@ distances; :func:`metriclearn._sgd.losses.kernel_temperature`):
 import numpy as np
 from numba import njit
 
-from .sgd import embed_rows, unembed_rows
+from .sgd import _apply_step, embed_rows, unembed_rows
+from .sgd_mining import _gather_batch
 
 # loss codes, after those of :mod:`metriclearn._kernels.sgd`
 LIFTED = 4
 SUPCON = 5
 DEBIASED = 6
-
-
-@njit(cache=True)
-def _gather_batch(X, codes, anchors, positives, start, b):
-    """The ``2 b`` points of a batch (anchors, then their positives) and
-    their class codes."""
-    d = X.shape[1]
-    m = 2 * b
-    Xb = np.empty((m, d))
-    cb = np.empty(m, dtype=np.intp)
-    for i in range(b):
-        a = anchors[start + i]
-        p = positives[start + i]
-        cb[i] = codes[a]
-        cb[b + i] = codes[p]
-        for j in range(d):
-            Xb[i, j] = X[a, j]
-            Xb[b + i, j] = X[p, j]
-    return Xb, cb
 
 
 @njit(cache=True)
@@ -346,10 +328,7 @@ def batch_steps(X, codes, anchors, positives, L0, etas, batch_size, loss, margin
                                      margin, temperature, prior, normalize, scale)
         losses[t] = value
         c = etas[t] / b
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
+        _apply_step(L, LT, G, c, precond)
     return L, losses
 
 

@@ -27,7 +27,7 @@ derivatives and two for the gradient.
 import numpy as np
 from numba import njit
 
-from .sgd import embed_rows, unembed_rows
+from .sgd import _apply_step, embed_rows, unembed_rows
 
 MAGNET = 7
 
@@ -298,10 +298,7 @@ def magnet_steps(X, codes, anchors, assign, centers, cluster_class, L0, etas, ba
                                       cluster_class, LT, margin, normalize, variance)
         losses[t] = value
         c = etas[t] / b
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
+        _apply_step(L, LT, G, c, precond)
     return L, losses
 
 

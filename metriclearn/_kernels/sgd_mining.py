@@ -21,7 +21,15 @@ Every loss depends on ``L`` through squared distances
 import numpy as np
 from numba import njit
 
-from .sgd import CONTRASTIVE, HINGE, INFONCE, TRIPLET, embed_rows, unembed_rows
+from .sgd import (
+    CONTRASTIVE,
+    HINGE,
+    INFONCE,
+    TRIPLET,
+    _apply_step,
+    embed_rows,
+    unembed_rows,
+)
 
 # negative miners
 ALL = 0
@@ -227,6 +235,25 @@ def _sq_dist(Z, i, j):
 
 
 @njit(cache=True)
+def _gather_batch(X, codes, anchors, positives, start, b):
+    """The ``2 b`` points of a batch (``anchors[start:start + b]``, then
+    their positives) and their class codes, newly allocated."""
+    d = X.shape[1]
+    m = 2 * b
+    Xb = np.empty((m, d))
+    cb = np.empty(m, dtype=np.intp)
+    for i in range(b):
+        a = anchors[start + i]
+        p = positives[start + i]
+        cb[i] = codes[a]
+        cb[b + i] = codes[p]
+        for j in range(d):
+            Xb[i, j] = X[a, j]
+            Xb[b + i, j] = X[p, j]
+    return Xb, cb
+
+
+@njit(cache=True)
 def _mined_batch(X, codes, anchors, positives, u, start, b, LT, loss, miner, margin,
                 temperature, alpha, normalize, step_scale):
     """Summed loss of the anchors ``start : start + b`` and the gradient of
@@ -250,16 +277,7 @@ def _mined_batch(X, codes, anchors, positives, u, start, b, LT, loss, miner, mar
     """
     d, k = LT.shape
     m = 2 * b
-    Xb = np.empty((m, d))
-    cb = np.empty(m, dtype=np.intp)
-    for i in range(b):
-        a = anchors[start + i]
-        p = positives[start + i]
-        cb[i] = codes[a]
-        cb[b + i] = codes[p]
-        for j in range(d):
-            Xb[i, j] = X[a, j]
-            Xb[b + i, j] = X[p, j]
+    Xb, cb = _gather_batch(X, codes, anchors, positives, start, b)
     Z = np.dot(Xb, LT)
     nrm = embed_rows(Z, normalize)
     sq = np.empty(m)
@@ -404,10 +422,7 @@ def mined_steps(X, codes, anchors, positives, u, L0, etas, batch_size, loss, min
                                margin, temperature, alpha, normalize, 1.0)
         losses[t] = value
         c = etas[t] / b
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
+        _apply_step(L, LT, G, c, precond)
     return L, losses
 
 

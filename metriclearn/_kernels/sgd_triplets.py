@@ -17,7 +17,13 @@ The steps on anchors whose negatives are mined in the batch live in
 import numpy as np
 from numba import njit
 
-from .sgd import INFONCE, TRIPLET, embed_rows, unembed_rows  # noqa: F401  (loss codes)
+from .sgd import (  # noqa: F401  (loss codes)
+    INFONCE,
+    TRIPLET,
+    _apply_step,
+    embed_rows,
+    unembed_rows,
+)
 from .sgd_mining import (  # noqa: F401  (re-exported)
     ALL,
     EASY,
@@ -215,10 +221,7 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
             losses[t], G = _sphere_batch(X, triplets, order, start, m, LT, loss, margin,
                                          temperature, 1.0)
             c = etas[t] / m
-            for r in range(k):
-                for j in range(d):
-                    L[r, j] -= c * precond[j] * G[r, j]
-                    LT[j, r] = L[r, j]
+            _apply_step(L, LT, G, c, precond)
             continue
         if m != Dp.shape[0]:
             Dp = np.empty((m, d))
@@ -228,10 +231,7 @@ def triplet_steps(X, triplets, order, L0, etas, batch_size, loss, margin, temper
         losses[t] = _triplet_batch(X, triplets, order, start, LT, loss, margin,
                                    temperature, 1.0, Dp, Dn, Zp, Zn, G)
         c = etas[t] * 2.0 / m
-        for r in range(k):
-            for j in range(d):
-                L[r, j] -= c * precond[j] * G[r, j]
-                LT[j, r] = L[r, j]
+        _apply_step(L, LT, G, c, precond)
     return L, losses
 
 
