@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions
 from ._labels import LabelIndex
 from ._linalg import check_n_components
 from ._lmnn_solver import solve
@@ -258,23 +258,6 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         self.n_jobs = n_jobs
         self.loss = loss
         self.k = k
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Learn the metric from points and their class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points (or a 1-D array of indices into ``preprocessor``).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_from_labels(X, y)
 
     def _fit_labels(self, X, y, rng):
         check_classification_targets(y)

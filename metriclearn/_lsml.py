@@ -340,23 +340,6 @@ class LSML_Supervised(SupervisedLearnerMixin, _BaseLSML):
         self.weights = weights
         self.num_constraints = num_constraints
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Learn the metric from points and their class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points (or a 1-D array of indices into ``preprocessor``).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_from_labels(X, y)
-
     def _fit_labels(self, X, y, rng):
         quadruplets = quadruplets_from_labels(type(self).__name__, y,
                                               self._param("n_constraints"), rng)

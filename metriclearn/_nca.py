@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions
 from ._labels import LabelIndex
 from ._linalg import check_n_components
 from ._nca_solver import solve
@@ -198,23 +198,6 @@ class NCA(SupervisedLearnerMixin, BaseMetricLearner):
         self.callback = callback
         self.warm_start = warm_start
         self.n_jobs = n_jobs
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Learn the metric from points and their class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points (or a 1-D array of indices into ``preprocessor``).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_from_labels(X, y)
 
     def _fit_labels(self, X, y, rng):
         # (n_jobs=0 is refused by the template's thread count, _threads.numba_threads)

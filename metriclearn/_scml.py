@@ -343,23 +343,6 @@ class SCML_Supervised(SupervisedLearnerMixin, _BaseSCML):
         self.k_genuine = k_genuine
         self.k_impostor = k_impostor
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Learn the metric from points and their class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points (or a 1-D array of indices into ``preprocessor``).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_from_labels(X, y)
-
     def _fit_labels(self, X, y, rng):
         name = type(self).__name__
         classes, counts = np.unique(y, return_counts=True)

@@ -367,23 +367,6 @@ class SDML_Supervised(SupervisedLearnerMixin, _BaseSDML):
         self.n_constraints = n_constraints
         self.num_constraints = num_constraints
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Learn the metric from points and their class labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Points (or a 1-D array of indices into ``preprocessor``).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_from_labels(X, y)
-
     @staticmethod
     def _prior_points(tuples):
         """The points of ``X`` (prior='covariance')."""

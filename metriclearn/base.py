@@ -37,7 +37,7 @@ from ._classifiers import (
     QuadrupletsClassifierMixin,
     TripletsClassifierMixin,
 )
-from ._compat import ParamNamesOnce, check_is_fitted
+from ._compat import ParamNamesOnce, _fit_context, check_is_fitted
 from ._kernels.sgd import pair_sq_distances
 from ._legacy import UNSET, is_unset, warn_ignored, warn_renamed
 from ._linalg import components_from_metric
@@ -399,10 +399,28 @@ class TupleLearnerMixin:
 
 
 class SupervisedLearnerMixin:
-    """``fit`` from points and class labels: validate them once, then
+    """``fit`` from points and class labels (documented here, once, for the
+    learners whose ``fit`` takes nothing more): validate them once, then
     ``_fit_labels``, which by default draws ``n_constraints`` similar and as
     many dissimilar pairs from the labels (:class:`~metriclearn.Constraints`)
     and learns from them with the learner's ``_fit_tuples``."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the metric from points and their class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points (or a 1-D array of indices into ``preprocessor``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_from_labels(X, y)
 
     def _fit_labels(self, X, y, rng, **fit_params):
         pairs, labels = pairs_from_labels(type(self).__name__, y,
