@@ -25,6 +25,7 @@ import metriclearn._kernels
 from metriclearn._kernels import cluster as kc
 from metriclearn._kernels import distances as kd
 from metriclearn._kernels import itml as ki
+from metriclearn._kernels import lbfgs as kbf
 from metriclearn._kernels import lfda as kf
 from metriclearn._kernels import lmnn as kl
 from metriclearn._kernels import lmnn_impostors as kli
@@ -411,6 +412,53 @@ def residual_terms_twin(ab, cd, w, coef_ab, coef_cd):
     coef_ab[:] = np.where(hit, w * r / np.where(hit, sa, 1.0), 0.0)
     coef_cd[:] = np.where(hit & (cd > 0), -w * r / np.where(cd > 0, sc, 1.0), 0.0)
     return float(w @ r**2), int(hit.sum())
+
+
+def lsml_evaluate_twin(V, U, w, prior_inv, L, grad):
+    """LSML's objective at L^T L, its gradient in L and its gradient's norm in M."""
+    grad[:] = 0.0
+    sign, logdet = np.linalg.slogdet(L)
+    if sign == 0:
+        return np.inf, np.inf
+    ZV, ZU = V @ L.T, U @ L.T
+    ab, cd = (ZV**2).sum(axis=1), (ZU**2).sum(axis=1)
+    coef_ab, coef_cd = np.zeros(len(w)), np.zeros(len(w))
+    loss, _ = residual_terms_twin(ab, cd, w, coef_ab, coef_cd)
+    half = (L @ prior_inv - np.linalg.inv(L).T + (ZV.T * coef_ab) @ V
+            + (ZU.T * coef_cd) @ U)
+    G = np.linalg.solve(L, half)
+    grad[:] = 2.0 * half
+    return (loss + np.trace(L @ prior_inv @ L.T) - 2.0 * logdet,
+            np.linalg.norm(0.5 * (G + G.T)))
+
+
+def two_loop_twin(g, S, Y, rho, newest, count, gamma, p):
+    """-H g from the explicit inverse Hessian update (BFGS on gamma I), oldest pair first."""
+    n = g.shape[0]
+    H = gamma * np.eye(n)
+    for j in range(count - 1, -1, -1):
+        r = (newest - j) % S.shape[0]
+        s, y = S[r], Y[r]
+        V = np.eye(n) - rho[r] * np.outer(y, s)
+        H = V.T @ H @ V + rho[r] * np.outer(s, s)
+    p[:] = -H @ g
+
+
+def _two_loop_input(rng, count):
+    m, n = 5, 7
+    S, Y = rng.standard_normal((m, n)), rng.standard_normal((m, n))
+    Y += 3.0 * S  # positive curvature
+    rho = 1.0 / np.einsum("ij,ij->i", S, Y)
+    return rng.standard_normal(n), S, Y, rho, 3, count, 0.7, np.empty(n)
+
+
+def _lsml_input(rng, n, singular):
+    V, U = rng.standard_normal((n, 4)), rng.standard_normal((n, 4))
+    L = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
+    if singular:
+        L[3] = 0.0
+    A = rng.standard_normal((4, 4))
+    return V, U, rng.uniform(0.1, 1.0, n), A @ A.T + np.eye(4), L, np.empty((4, 4))
 
 
 def rda_steps_twin(XB, triplets, batches, start, w, avg_grad, ada_grad, beta, gamma, delta):
@@ -855,6 +903,11 @@ TWINS = [
          lambda rng, n: ((rng.uniform(0, 2, n) ** 2), np.r_[rng.uniform(0, 2, n - 1) ** 2, 0.0],
                          rng.uniform(0.1, 1.0, n), np.zeros(n), np.zeros(n)),
          _grid(n=[1, 9, 200]), inout=(3, 4), out=lambda r, a: (r, a[3], a[4])),
+    Twin(("lsml.evaluate",), kls.evaluate, lsml_evaluate_twin, _lsml_input,
+         _grid(n=[1, 9, 200], singular=[False]) + ({"n": 9, "singular": True},),
+         inout=(5,), out=lambda r, a: (r, a[5]), rtol=1e-10),
+    Twin(("lbfgs.two_loop",), kbf.two_loop, two_loop_twin, _two_loop_input,
+         _grid(count=[0, 1, 5]), inout=(7,), out=lambda r, a: a[7], rtol=1e-10),
     Twin(("scml.rda_steps",), ksc.rda_steps, rda_steps_twin, _rda_input,
          _grid(n_steps=[1, 40]), inout=(4, 5, 6), out=lambda r, a: (a[4], a[5], a[6]),
          repeat=2, rtol=1e-10),

@@ -57,3 +57,99 @@ def residual_terms(ab, cd, w, coef_ab, coef_cd):
             coef_ab[i] = 0.0
             coef_cd[i] = 0.0
     return loss, n_violated
+
+
+@njit(cache=True)
+def evaluate(V, U, w, prior_inv, L, grad):
+    r"""LSML's objective at ``M = L^T L``, its gradient in ``L`` and the norm
+    of its gradient in ``M``, in one call.
+
+    .. math::
+
+        F = \sum_i w_i (\sqrt{v_i^T M v_i} - \sqrt{u_i^T M u_i})_+^2
+            + \operatorname{tr}(L M_0^{-1} L^T) - 2 \log|\det L|,
+
+    :math:`\nabla_L F = 2 (L A + L M_0^{-1} - L^{-T})` with
+    :math:`A = \sum_i coef\_ab_i v_i v_i^T + coef\_cd_i u_i u_i^T` (the
+    coefficients of :func:`residual_terms`), and
+    :math:`\nabla_M F = L^{-1} \nabla_L F / 2`, symmetrised. The terms of
+    ``A`` are summed over the violated quadruplets only.
+
+    Parameters
+    ----------
+    V, U : ndarray of shape (n, d), float64, IN
+        Differences of the first and of the second pairs.
+    w : ndarray of shape (n,), float64, IN
+        Weights of the quadruplets.
+    prior_inv : ndarray of shape (d, d), float64, IN
+        :math:`M_0^{-1}`.
+    L : ndarray of shape (d, d), float64, IN
+    grad : ndarray of shape (d, d), float64, OUT
+        :math:`\nabla_L F`; zeros when ``L`` is singular.
+
+    Returns
+    -------
+    value : float
+        ``F``; ``inf`` when ``L`` is singular (or not finite).
+    grad_norm : float
+        Frobenius norm of :math:`\nabla_M F`; ``inf`` when ``L`` is singular.
+    """
+    n, d = V.shape
+    grad[:] = 0.0
+    for v in L.ravel():
+        if not np.isfinite(v):
+            return np.inf, np.inf
+    sign, log_abs_det = np.linalg.slogdet(L)
+    if sign == 0.0 or not np.isfinite(log_abs_det):
+        return np.inf, np.inf
+    Lt = np.ascontiguousarray(L.T)
+    ZV = V @ Lt
+    ZU = U @ Lt
+    ab = np.empty(n)
+    cd = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        t = 0.0
+        for k in range(d):
+            s += ZV[i, k] * ZV[i, k]
+            t += ZU[i, k] * ZU[i, k]
+        ab[i] = s
+        cd[i] = t
+    coef_ab = np.empty(n)
+    coef_cd = np.empty(n)
+    loss, n_violated = residual_terms(ab, cd, w, coef_ab, coef_cd)
+    LP = L @ prior_inv
+    trace = 0.0
+    for i in range(d):
+        for k in range(d):
+            trace += LP[i, k] * L[i, k]
+    value = loss + trace - 2.0 * log_abs_det
+    Linv = np.linalg.inv(L)
+    # half the gradient: L A + L M0^{-1} - L^{-T}
+    for i in range(d):
+        for k in range(d):
+            grad[i, k] = LP[i, k] - Linv[k, i]
+    if n_violated:
+        # the violated rows, weighted, side by side: [ZV * a; ZU * c] and [V; U]
+        Zh = np.empty((2 * n_violated, d))
+        Xh = np.empty((2 * n_violated, d))
+        r = 0
+        for i in range(n):
+            if coef_ab[i] != 0.0 or coef_cd[i] != 0.0:
+                for k in range(d):
+                    Zh[r, k] = ZV[i, k] * coef_ab[i]
+                    Xh[r, k] = V[i, k]
+                    Zh[r + 1, k] = ZU[i, k] * coef_cd[i]
+                    Xh[r + 1, k] = U[i, k]
+                r += 2
+        grad += Zh[:r].T @ Xh[:r]
+    G = Linv @ grad
+    norm = 0.0
+    for i in range(d):
+        for k in range(d):
+            s = 0.5 * (G[i, k] + G[k, i])
+            norm += s * s
+    for i in range(d):
+        for k in range(d):
+            grad[i, k] *= 2.0
+    return value, np.sqrt(norm)

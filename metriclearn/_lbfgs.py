@@ -1,0 +1,194 @@
+"""A lean L-BFGS for the smooth problems of small dimension that a fit solves
+many times over (LSML's factor ``L``).
+
+scipy's ``minimize(method='L-BFGS-B')`` costs tens of microseconds of driver
+per evaluation (argument checks, its bound handling, the Fortran interface
+and the ``OptimizeResult`` machinery), more than the evaluation itself when
+the problem has a few dozen variables; the whole fit of such a problem is
+then mostly the driver's. This module is the unconstrained method alone:
+the two-loop recursion (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
+Algorithm 7.4) in one numba kernel (:func:`._kernels.lbfgs.two_loop`), and
+a line search for the strong Wolfe conditions (Algorithms 3.5 and 3.6, with
+cubic interpolation safeguarded by bisection). An objective may return
+``inf`` outside its domain (a singular ``L``): the line search shortens its
+step until it is back inside.
+
+Stopping is the caller's: ``callback`` sees every iterate and returns True
+to stop. The solver itself stops after ``max_iter`` iterations, or when the
+line search finds no step that lowers the objective (a stationary point as
+far as floating point can tell).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels.lbfgs import two_loop
+
+__all__ = ["LBFGSResult", "minimize"]
+
+# sufficient decrease and curvature constants of the strong Wolfe conditions
+_C1 = 1e-4
+_C2 = 0.9
+# evaluations one line search may spend
+_MAX_EVAL = 30
+
+
+@dataclass
+class LBFGSResult:
+    """The last iterate ``x`` with its value ``f`` and gradient ``g``;
+    ``n_iter`` iterations taken; ``status`` is ``'callback'`` (the
+    callback asked to stop), ``'max_iter'`` or ``'line_search'`` (no step
+    lowered the objective)."""
+
+    x: np.ndarray
+    f: float
+    g: np.ndarray
+    n_iter: int
+    status: str
+
+
+def minimize(fun, x0, *, max_iter, callback=None, memory=10):
+    """Minimise ``fun`` from ``x0`` by L-BFGS with a strong Wolfe line search.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (f, g)``: the value (``inf`` outside the domain) and the
+        gradient, a float64 array of the shape of ``x``. ``x`` is never
+        modified by the solver after the call, so ``fun`` may keep it.
+    x0 : ndarray of shape (n,), float64
+        The start; its value must be finite.
+    max_iter : int
+        Iterations at most.
+    callback : callable, optional
+        ``callback(n_iter, x, f, g)`` after each iteration; a true return
+        stops the solver.
+    memory : int, default=10
+        Curvature pairs kept.
+
+    Returns
+    -------
+    LBFGSResult
+    """
+    x = np.array(x0, dtype=np.float64)
+    n = x.shape[0]
+    f, g = fun(x)
+    if not np.isfinite(f):
+        raise ValueError("the starting point of L-BFGS must have a finite objective")
+    S = np.empty((memory, n))
+    Y = np.empty((memory, n))
+    rho = np.empty(memory)
+    p = np.empty(n)
+    newest, count, gamma = -1, 0, 1.0
+    n_iter = 0
+    while n_iter < max_iter:
+        if count:
+            two_loop(g, S, Y, rho, newest, count, gamma, p)
+            slope = float(g @ p)
+            step = 1.0
+        if not count or not slope < 0.0:
+            # steepest descent, the first step of length at most 1
+            np.negative(g, out=p)
+            slope = -float(g @ g)
+            if slope == 0.0:
+                return LBFGSResult(x, f, g, n_iter, "line_search")
+            step = min(1.0, 1.0 / np.sqrt(-slope))
+            count = 0
+        found = _wolfe_search(fun, x, f, p, slope, step)
+        if found is None:
+            return LBFGSResult(x, f, g, n_iter, "line_search")
+        t, x_new, f_new, g_new = found
+        s = x_new - x
+        y = g_new - g
+        sy = float(s @ y)
+        if sy > 1e-10 * np.sqrt(float(s @ s) * float(y @ y)):
+            newest = (newest + 1) % memory
+            S[newest] = s
+            Y[newest] = y
+            rho[newest] = 1.0 / sy
+            count = min(count + 1, memory)
+            gamma = sy / float(y @ y)
+        x, f, g = x_new, f_new, g_new
+        n_iter += 1
+        if callback is not None and callback(n_iter, x, f, g):
+            return LBFGSResult(x, f, g, n_iter, "callback")
+    return LBFGSResult(x, f, g, n_iter, "max_iter")
+
+
+def _wolfe_search(fun, x, f0, p, d0, step):
+    """A step along ``p`` (slope ``d0 < 0``) that meets the strong Wolfe
+    conditions, or failing those the best step found that meets sufficient
+    decrease; None when no step lowers the objective.
+
+    Returns ``(t, x + t p, f, g)``.
+    """
+
+    def phi(t):
+        xt = x + t * p
+        ft, gt = fun(xt)
+        return ft, (float(gt @ p) if np.isfinite(ft) else np.nan), xt, gt
+
+    lo = (0.0, f0, d0, None, None)  # t, f, slope, x, g: the best acceptable so far
+    prev = lo
+    t = step
+    for i in range(_MAX_EVAL):
+        ft, dt, xt, gt = phi(t)
+        cur = (t, ft, dt, xt, gt)
+        if not np.isfinite(ft) or ft > f0 + _C1 * t * d0 or (i > 0 and ft >= prev[1]):
+            return _zoom(phi, f0, d0, prev, cur)
+        if abs(dt) <= -_C2 * d0:
+            return t, xt, ft, gt
+        if dt >= 0.0:
+            return _zoom(phi, f0, d0, cur, prev)
+        prev = cur
+        t *= 4.0
+    return (prev[0], prev[3], prev[1], prev[4]) if prev[3] is not None else None
+
+
+def _zoom(phi, f0, d0, lo, hi):
+    """Algorithm 3.6: ``lo`` meets sufficient decrease and has the lowest
+    value seen; the interval between ``lo`` and ``hi`` holds a step that
+    meets the strong Wolfe conditions."""
+    for _ in range(_MAX_EVAL):
+        t = _interpolate(lo, hi)
+        if t is None:
+            break
+        ft, dt, xt, gt = phi(t)
+        cur = (t, ft, dt, xt, gt)
+        if not np.isfinite(ft) or ft > f0 + _C1 * t * d0 or ft >= lo[1]:
+            hi = cur
+        else:
+            if abs(dt) <= -_C2 * d0:
+                return t, xt, ft, gt
+            if dt * (hi[0] - lo[0]) >= 0.0:
+                hi = lo
+            lo = cur
+    if lo[3] is None:
+        return None
+    return lo[0], lo[3], lo[1], lo[4]
+
+
+def _interpolate(lo, hi):
+    """The minimiser of the cubic through both ends' values and slopes, kept
+    inside the middle 80% of the interval (bisection when the cubic is not
+    defined, or an end's value is not finite); None once the interval has
+    shrunk to rounding."""
+    a, fa, da = lo[0], lo[1], lo[2]
+    b, fb, db = hi[0], hi[1], hi[2]
+    width = b - a
+    if abs(width) <= 1e-12 * max(abs(a), abs(b)) or abs(width) < 1e-20:
+        return None
+    t = a + 0.5 * width
+    if np.isfinite(fb) and np.isfinite(db):
+        d1 = da + db - 3.0 * (fa - fb) / (a - b)
+        disc = d1 * d1 - da * db
+        if disc >= 0.0:
+            d2 = np.copysign(np.sqrt(disc), b - a)
+            denom = db - da + 2.0 * d2
+            if denom != 0.0:
+                t = b - (b - a) * (db + d2 - d1) / denom
+    low, high = sorted((a + 0.1 * width, b - 0.1 * width))
+    if not (low <= t <= high):
+        t = min(max(t, low), high) if np.isfinite(t) else a + 0.5 * width
+    return t
