@@ -4,9 +4,7 @@ whole objective). Arrays in, arrays out; the estimators are in
 :mod:`._scml`."""
 
 import numpy as np
-from scipy.linalg import eigh
 from sklearn.cluster import KMeans
-from sklearn.neighbors import NearestNeighbors
 
 from ._kernels.scml import rda_steps, triplet_hinge
 from ._linalg import components_from_metric
@@ -63,6 +61,11 @@ def lda_basis(X, y, n_basis, rng):
     of each neighbourhood (generalised eigenvectors of its between- and
     within-class scatters, the latter with a small ridge), normalised.
 
+    Every neighbourhood of a scale has the same number of points of each
+    class, so their scatters and eigenproblems are solved together, as
+    stacks of matrices (:func:`_discriminant_directions`), a block of
+    neighbourhoods at a time.
+
     Returns an array of shape ``(n_basis, n_features)``.
     """
     classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -72,41 +75,66 @@ def lda_basis(X, y, n_basis, rng):
     centres = KMeans(n_clusters=n_clusters, n_init=1,
                      random_state=rng.randint(np.iinfo(np.int32).max)).fit(X).cluster_centers_
     scales = (20, 50) if d > 50 else (10, 20)
-    # each class's nearest members to every centre, at the larger scale
-    near = []
-    for c in range(classes.shape[0]):
-        members = np.flatnonzero(codes == c)
-        k = min(counts[c], scales[1])
-        nn = NearestNeighbors(n_neighbors=k).fit(X[members])
-        near.append(members[nn.kneighbors(centres, return_distance=False)])
-    blocks = []
-    for scale in scales:
-        idx = np.concatenate([nb[:, :min(counts[c], scale)] for c, nb in enumerate(near)],
-                             axis=1)
-        for rows in idx:
-            blocks.append(_discriminant_directions(X[rows], codes[rows], n_eig))
-    basis = np.concatenate(blocks)[:n_basis]
+    sizes = np.minimum(counts, scales[1])
+    # neighbourhoods per block: their points, as float64, within about 32 MiB
+    block = max(1, int(4 * 2**20 // max(1, int(sizes.sum()) * d)))
+    members = [np.flatnonzero(codes == c) for c in range(classes.shape[0])]
+    sq_norms = np.einsum("ij,ij->i", X, X)
+    found = {scale: [] for scale in scales}
+    for lo in range(0, centres.shape[0], block):
+        C = centres[lo:lo + block]
+        # each class's nearest members to each centre, nearest first
+        near = [_nearest(X, sq_norms, rows, C, k) for rows, k in zip(members, sizes, strict=True)]
+        for scale in scales:
+            take = np.minimum(sizes, scale)
+            idx = np.concatenate([nb[:, :k] for nb, k in zip(near, take, strict=True)], axis=1)
+            found[scale].append(_discriminant_directions(X[idx], take, n_eig))
+    # metric-learn's order: every neighbourhood of the first scale, then the second
+    basis = np.concatenate([rows for scale in scales for rows in found[scale]])[:n_basis]
     return np.ascontiguousarray(basis)
 
 
-def _discriminant_directions(Xn, labels, n_eig):
-    """The ``n_eig`` leading discriminant directions of labelled points, as
-    unit rows."""
-    d = Xn.shape[1]
-    mean = Xn.mean(axis=0)
-    Sw = np.zeros((d, d))
-    Sb = np.zeros((d, d))
-    for c in np.unique(labels):
-        Xc = Xn[labels == c]
-        mc = Xc.mean(axis=0)
-        R = Xc - mc
-        Sw += R.T @ R
-        diff = mc - mean
-        Sb += Xc.shape[0] * np.outer(diff, diff)
-    ridge = _LDA_RIDGE * max(np.trace(Sw) / d, 1e-12 * max(np.trace(Sb) / d, 1e-300))
-    _, V = eigh(Sb, Sw + ridge * np.eye(d), check_finite=False,
-                subset_by_index=[d - n_eig, d - 1])
-    V = V[:, ::-1].T
+def _nearest(X, sq_norms, rows, C, k):
+    """The ``k`` rows of ``rows`` nearest to each centre of ``C``, nearest
+    first: an array of shape ``(len(C), k)``."""
+    D = sq_norms[rows][None, :] - 2.0 * (C @ X[rows].T)
+    part = np.argpartition(D, k - 1, axis=1)[:, :k] if k < rows.shape[0] else \
+        np.broadcast_to(np.arange(rows.shape[0]), D.shape)
+    order = np.take_along_axis(part, np.argsort(np.take_along_axis(D, part, axis=1),
+                                                  axis=1, kind="stable"), axis=1)
+    return rows[order]
+
+
+def _discriminant_directions(Xn, sizes, n_eig):
+    """The ``n_eig`` leading discriminant directions of each neighbourhood,
+    as unit rows, neighbourhood after neighbourhood.
+
+    ``Xn`` has shape ``(J, m, d)``: ``J`` neighbourhoods of ``m`` points,
+    the first ``sizes[0]`` of class 0, the next ``sizes[1]`` of class 1, and
+    so on. The generalised eigenproblem :math:`S_b v = \\lambda (S_w + r I) v`
+    is solved through the Cholesky factor ``C`` of :math:`S_w + r I`:
+    :math:`S_b = D^T D` with ``D`` the class means' deviations, weighted, so
+    that the leading eigenvectors are :math:`C^{-T} u` with ``u`` the leading
+    left singular vectors of :math:`C^{-1} D^T`.
+
+    Returns an array of shape ``(J * n_eig, d)``.
+    """
+    J, m, d = Xn.shape
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    means = np.stack([Xn[:, a:b].mean(axis=1)                     # (J, n_classes, d)
+                      for a, b in zip(bounds[:-1], bounds[1:], strict=True)], axis=1)
+    R = Xn - np.repeat(means, sizes, axis=1)
+    Sw = np.matmul(R.transpose(0, 2, 1), R)
+    D = (means - Xn.mean(axis=1)[:, None, :]) * np.sqrt(sizes)[None, :, None]
+    trace_w = np.trace(Sw, axis1=1, axis2=2) / d
+    trace_b = np.einsum("jcd,jcd->j", D, D) / d
+    ridge = _LDA_RIDGE * np.maximum(trace_w, 1e-12 * np.maximum(trace_b, 1e-300))
+    Sw[:, np.arange(d), np.arange(d)] += ridge[:, None]
+    chol = np.linalg.cholesky(Sw)
+    E = np.linalg.solve(chol, D.transpose(0, 2, 1))                 # (J, d, n_classes)
+    U = np.linalg.svd(E, full_matrices=False)[0][:, :, :n_eig]
+    V = np.linalg.solve(chol.transpose(0, 2, 1), U)                 # (J, d, n_eig)
+    V = V.transpose(0, 2, 1).reshape(J * n_eig, d)
     norms = np.linalg.norm(V, axis=1, keepdims=True)
     return V / np.where(norms > 0, norms, 1.0)
 

@@ -480,11 +480,21 @@ def triplet_hinge_twin(Z, triplets):
     return np.maximum(slack, 0.0).mean(), int((slack > 0).sum())
 
 
-def _rda_input(rng, n_steps):
+def _rda_input(rng, n_steps, sparse=False):
     K = 7
-    return (rng.normal(size=(30, K)), rng.integers(30, size=(50, 3)).astype(np.intp),
-            rng.integers(50, size=(n_steps, 5)).astype(np.intp), 3, rng.uniform(0, 0.1, K),
-            rng.normal(size=K) * 0.1, rng.uniform(0, 1, K), 1e-3, 5e-3, 1e-3)
+    XB, triplets = rng.normal(size=(30, K)), rng.integers(30, size=(50, 3)).astype(np.intp)
+    if not sparse:
+        return (XB, triplets, rng.integers(50, size=(n_steps, 5)).astype(np.intp), 3,
+                rng.uniform(0, 0.1, K), rng.normal(size=K) * 0.1, rng.uniform(0, 1, K),
+                1e-3, 5e-3, 1e-3)
+    # a state of large, sparse weights (w as the state gives it) and one triplet
+    # a step: many steps meet every margin and have no subgradient
+    start, beta, gamma, delta = 30, 1e-3, 5e-3, 1e-3
+    avg_grad = np.where(rng.uniform(size=K) < 0.4, -0.05, 0.02)
+    ada_grad = rng.uniform(0.5, 1.0, K)
+    w = np.maximum(-(avg_grad + beta), 0.0) * start / (gamma * (delta + ada_grad))
+    return (XB, triplets, rng.integers(50, size=(n_steps, 1)).astype(np.intp), start, w,
+            avg_grad, ada_grad, beta, gamma, delta)
 
 
 def search_twin(cost, weight, order, comp_ptr, indptr, indices, max_steps, interchangeable):
@@ -909,7 +919,8 @@ TWINS = [
     Twin(("lbfgs.two_loop",), kbf.two_loop, two_loop_twin, _two_loop_input,
          _grid(count=[0, 1, 5]), inout=(7,), out=lambda r, a: a[7], rtol=1e-10),
     Twin(("scml.rda_steps",), ksc.rda_steps, rda_steps_twin, _rda_input,
-         _grid(n_steps=[1, 40]), inout=(4, 5, 6), out=lambda r, a: (a[4], a[5], a[6]),
+         _grid(n_steps=[1, 40]) + ({"n_steps": 60, "sparse": True},), inout=(4, 5, 6),
+         out=lambda r, a: (a[4], a[5], a[6]),
          repeat=2, rtol=1e-10),
     Twin(("scml.triplet_hinge",), ksc.triplet_hinge, triplet_hinge_twin,
          lambda rng: (rng.normal(size=(30, 4)), rng.integers(30, size=(80, 3)).astype(np.intp))),

@@ -5,8 +5,13 @@ loss at a metric."""
 import numpy as np
 from numba import njit
 
+# The sums may be reordered (vectorised), divisions taken as products by a
+# reciprocal: the steps' results move in the last bits only. The inputs are
+# finite (validated), so the flags that assume it change nothing.
+_FASTMATH = {"reassoc", "contract", "nnan", "ninf", "nsz", "arcp"}
 
-@njit(cache=True)
+
+@njit(cache=True, fastmath=_FASTMATH)
 def rda_steps(XB, triplets, batches, start, w, avg_grad, ada_grad, beta, gamma, delta):
     r"""Steps of AdaGrad regularised dual averaging on SCML's objective.
 
@@ -26,6 +31,17 @@ def rda_steps(XB, triplets, batches, start, w, avg_grad, ada_grad, beta, gamma, 
     \beta \|w\|_1 + \frac{\gamma}{2 (t + 1)} \sum_k (\delta + G_k) w_k^2`
     (Duchi et al.'s AdaGrad with regularised dual averaging).
 
+    The weights are sparse and most triplets meet their margin once the
+    first steps are past, so a step is computed from what changes: with
+    :math:`S_k = (t + 1) \bar g_k` the sum of the subgradients,
+    :math:`w_k = \max(0, -S_k - \beta (t + 1)) / (\gamma (\delta + G_k))`
+    changes between two steps only through :math:`\beta`'s term unless the
+    step has a subgradient. A triplet's slack is summed over the bases with
+    a positive weight only; the whole row ``z`` is formed only for the
+    triplets whose hinge is positive; ``S``, ``G`` and the set of positive
+    weights are updated only after a step whose subgradient is not zero.
+    The result is that of the step-by-step recursion above, up to rounding.
+
     Parameters
     ----------
     XB : ndarray of shape (n_points, n_basis), float64, IN
@@ -43,35 +59,74 @@ def rda_steps(XB, triplets, batches, start, w, avg_grad, ada_grad, beta, gamma, 
     """
     K = XB.shape[1]
     batch_size = batches.shape[1]
+    sums = avg_grad * start
+    squares = ada_grad * ada_grad
+    inv_den = np.empty(K)
+    for k in range(K):
+        inv_den[k] = 1.0 / (gamma * (delta + ada_grad[k]))
+    # the bases whose weight may be positive at this step, and their weights:
+    # those of w at the first step, those of the state (sums, squares) after
+    support = np.empty(K, dtype=np.intp)
+    weight = np.empty(K)
+    n_support = 0
+    for k in range(K):
+        if w[k] > 0.0:
+            support[n_support] = k
+            weight[n_support] = w[k]
+            n_support += 1
     grad = np.empty(K)
-    row = np.empty(K)
     for s in range(batches.shape[0]):
-        grad[:] = 0.0
+        it = start + s
+        if s > 0:
+            shift = beta * it
+            for j in range(n_support):
+                k = support[j]
+                v = -sums[k] - shift
+                weight[j] = v * inv_den[k] if v > 0.0 else 0.0
+        n_hit = 0
         for b in range(batch_size):
             t = batches[s, b]
-            a = triplets[t, 0]
-            p = triplets[t, 1]
-            n = triplets[t, 2]
+            xa = XB[triplets[t, 0]]
+            xp = XB[triplets[t, 1]]
+            xn = XB[triplets[t, 2]]
+            # z_k = (a - p)^2 - (a - n)^2 = (n - p)(2a - p - n), coordinate by coordinate
             slack = 1.0
-            for k in range(K):
-                dp = XB[a, k] - XB[p, k]
-                dn = XB[a, k] - XB[n, k]
-                row[k] = dp * dp - dn * dn
-                slack += w[k] * row[k]
+            for j in range(n_support):
+                k = support[j]
+                slack += weight[j] * ((xn[k] - xp[k]) * (2.0 * xa[k] - xp[k] - xn[k]))
             if slack > 0.0:
+                if n_hit == 0:
+                    grad[:] = 0.0
+                n_hit += 1
                 for k in range(K):
-                    grad[k] += row[k]
-        it = start + s
-        inv_batch = 1.0 / batch_size
-        for k in range(K):
-            g = grad[k] * inv_batch
-            avg_grad[k] = (it * avg_grad[k] + g) / (it + 1)
-            ada_grad[k] = np.sqrt(ada_grad[k] * ada_grad[k] + g * g)
-            shrunk = avg_grad[k] + beta
-            if shrunk < 0.0:
-                w[k] = -(it + 1) * shrunk / (gamma * (delta + ada_grad[k]))
-            else:
-                w[k] = 0.0
+                    grad[k] += (xn[k] - xp[k]) * (2.0 * xa[k] - xp[k] - xn[k])
+        if n_hit:
+            inv_batch = 1.0 / batch_size
+            for k in range(K):
+                g = grad[k] * inv_batch
+                sums[k] += g
+                squares[k] += g * g
+                inv_den[k] = 1.0 / (gamma * (delta + np.sqrt(squares[k])))
+        if n_hit or s == 0:
+            n_support = _support(sums, beta * (it + 1), support)
+    steps = start + batches.shape[0]
+    for k in range(K):
+        avg_grad[k] = sums[k] / steps
+        ada_grad[k] = np.sqrt(squares[k])
+        v = -sums[k] - beta * steps
+        w[k] = v * inv_den[k] if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _support(sums, shift, support):
+    """The bases ``k`` with ``-sums[k] - shift > 0`` into ``support``; their
+    number."""
+    n = 0
+    for k in range(sums.shape[0]):
+        if -sums[k] - shift > 0.0:
+            support[n] = k
+            n += 1
+    return n
 
 
 @njit(cache=True)
