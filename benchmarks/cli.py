@@ -125,7 +125,9 @@ def _parity(p):
                    default=list(PARITY_LEARNERS))
     p.add_argument("--repeats", type=int, default=5, help="metriclearn fits per cell (5)")
     p.add_argument("--anchor-repeats", type=int, default=3, help="anchor fits per cell (3)")
-    p.add_argument("--splits", type=int, default=5, help="splits of the mean accuracy (5)")
+    p.add_argument("--splits", type=int, default=20, help="splits of the mean accuracy (20)")
+    p.add_argument("--steady-rounds", type=int, default=3,
+                   help="rounds of fits back to back per library (3)")
     p.add_argument("--slow-fit", type=float, default=1.0,
                    help="fit a library once when its first fit took longer (s, 1)")
     p.add_argument("--fit-timeout", type=float, default=150.0, help="stop a fit (s, 150)")
@@ -162,6 +164,7 @@ def _quick(args):
         args.quality_datasets, args.quality_repeats = ["wine"], 1
     elif s == "parity":
         args.datasets, args.repeats, args.anchor_repeats, args.splits = ["iris"], 1, 1, 1
+        args.steady_rounds = 1
     elif s == "itml":
         args.settle, args.sweeps, args.anchor_sweeps = 30, 10, 5
         args.datasets, args.anchor_repeats = ["iris"], 1

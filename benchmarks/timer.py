@@ -147,6 +147,41 @@ def interleave(calls, repeats, *, slow=None, timeout=None):
     return samples
 
 
+def steady_fits(calls, first, *, rounds=3, target=0.25, max_calls=100):
+    """Seconds per fit of fits run back to back, the way ``timeit`` and
+    pyperf time short calls; libraries interleaved round by round.
+
+    A single measured call (:func:`measure`) starts from a collected heap
+    and caches its own work has not warmed: for a fit of a few milliseconds
+    that start is a fixed cost of the measurement, not of the fit. Here each
+    round builds ``k`` estimators (outside the timer; ``k`` such that the
+    round lasts about ``target`` seconds by the ``first`` single-call times,
+    at most ``max_calls``), collects garbage, then times the ``k`` fits in a
+    row with the collector paused, and keeps the time per fit. ``calls``
+    maps a name to a function that builds a fresh call, as for
+    :func:`interleave`; names whose single call failed are left out by the
+    caller. Returns ``{name: median seconds per fit over the rounds}``.
+    """
+    counts = {name: max(1, min(max_calls, int(target / max(first[name], 1e-6))))
+              for name in calls}
+    per_fit = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, make in calls.items():
+            fits = [make() for _ in range(counts[name])]
+            gc.collect()
+            gc.disable()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    for fit in fits:
+                        fit()
+                    per_fit[name].append((time.perf_counter() - t0) / len(fits))
+            finally:
+                gc.enable()
+    return {name: statistics.median(v) for name, v in per_fit.items()}
+
+
 def median_time(fn, *, repeats=5, min_time=0.0):
     """Median seconds per call of ``fn()`` after one warm-up call.
 

@@ -96,6 +96,11 @@ def minimize(fun, x0, *, max_iter, callback=None, memory=10):
             step = min(1.0, 1.0 / np.sqrt(-slope))
             count = 0
         found = _wolfe_search(fun, x, f, p, slope, step)
+        if found is None and count:
+            # the curvature pairs may describe the function badly (near a
+            # kink of a piecewise smooth one): forget them, try steepest descent
+            count = 0
+            continue
         if found is None:
             return LBFGSResult(x, f, g, n_iter, "line_search")
         t, x_new, f_new, g_new = found
@@ -129,6 +134,13 @@ def _wolfe_search(fun, x, f0, p, d0, step):
         ft, gt = fun(xt)
         return ft, (float(gt @ p) if np.isfinite(ft) else np.nan), xt, gt
 
+    return _bracket(phi, f0, d0, step)
+
+
+def _bracket(phi, f0, d0, step):
+    """Algorithm 3.5: steps growing from ``step`` until one meets the strong
+    Wolfe conditions or an interval is known to hold one (then
+    :func:`_zoom`)."""
     lo = (0.0, f0, d0, None, None)  # t, f, slope, x, g: the best acceptable so far
     prev = lo
     t = step

@@ -129,7 +129,7 @@ def _support(sums, shift, support):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def triplet_hinge(Z, triplets):
     r"""The mean hinge :math:`[1 + \|z_a - z_p\|^2 - \|z_a - z_n\|^2]_+` of
     the triplets in an embedding, and the number of triplets with a
