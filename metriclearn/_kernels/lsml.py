@@ -1,8 +1,11 @@
 """Kernels of LSML (Liu et al. 2012): the squared residuals of the violated
-comparisons and the coefficients of their gradient."""
+comparisons and the coefficients of their gradient, and the whole objective
+with its gradient in one call (:func:`evaluate`)."""
 
 import numpy as np
 from numba import njit
+
+from .distances import sq_norms
 
 
 @njit(cache=True)
@@ -105,16 +108,8 @@ def evaluate(V, U, w, prior_inv, L, grad):
     Lt = np.ascontiguousarray(L.T)
     ZV = V @ Lt
     ZU = U @ Lt
-    ab = np.empty(n)
-    cd = np.empty(n)
-    for i in range(n):
-        s = 0.0
-        t = 0.0
-        for k in range(d):
-            s += ZV[i, k] * ZV[i, k]
-            t += ZU[i, k] * ZU[i, k]
-        ab[i] = s
-        cd[i] = t
+    ab = sq_norms(ZV)
+    cd = sq_norms(ZU)
     coef_ab = np.empty(n)
     coef_cd = np.empty(n)
     loss, n_violated = residual_terms(ab, cd, w, coef_ab, coef_cd)
