@@ -1249,6 +1249,26 @@ def test_every_kernel_has_a_twin():
 # -------------------------------------------- properties beyond the twins
 
 
+def test_parallel_twins_have_their_own_cache_files():
+    # numba's cache index tells versions apart by signature, not by
+    # parallel=True: a twin sharing its serial kernel's files would load
+    # whichever was compiled first (n_jobs=2 then ran serially)
+    pairs = []
+    for name in sorted(_kernels()):
+        module, attr = name.split(".")
+        if not attr.startswith("get_"):
+            continue
+        getter = getattr(importlib.import_module(f"metriclearn._kernels.{module}"), attr)
+        serial, twin = getter(1), getter(2)
+        if serial is twin or not isinstance(twin, numba.core.dispatcher.Dispatcher):
+            continue  # one kernel, or a Python wrapper of a twin listed here
+        pairs.append(name)
+        assert twin.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+        assert (twin._cache._cache_file._index_name
+                != serial._cache._cache_file._index_name), name
+    assert len(pairs) >= 7, pairs
+
+
 def test_weighted_outer_sum_is_exactly_symmetric(rng):
     W = kd.weighted_outer_sum(rng.standard_normal((1000, 12)), rng.uniform(0.1, 2.0, 1000))
     assert_array_equal(W, W.T)

@@ -36,10 +36,11 @@ argument instead).
 
 import os
 import tempfile
+import types
 
 import numba
 
-__all__ = ["cache_dir"]
+__all__ = ["cache_dir", "serial_and_parallel"]
 
 
 def _probe():  # pragma: no cover - compiled only if ever called
@@ -76,3 +77,24 @@ def cache_dir():
 
 
 _ensure_cache_locator()
+
+
+def serial_and_parallel(func):
+    """The serial kernel and its ``prange`` twin (``parallel=True``) of one
+    Python function, both cached.
+
+    numba names a function's cache files after its qualified name and first
+    line, and its index tells compiled versions apart by signature alone,
+    not by ``parallel``: two dispatchers of one function share one cache
+    entry, and whichever compiles first is what the other loads. The twin
+    is therefore compiled from a copy of the function under the name
+    ``<name>_parallel``, so that each version has its own cache files (with
+    one shared entry, ``n_jobs=2`` ran the serial code whenever the serial
+    kernel had been compiled first).
+    """
+    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_parallel",
+                              func.__defaults__, func.__closure__)
+    twin.__qualname__ = func.__qualname__ + "_parallel"
+    twin.__module__ = func.__module__
+    twin.__doc__ = func.__doc__
+    return numba.njit(cache=True)(func), numba.njit(cache=True, parallel=True)(twin)

@@ -4,6 +4,8 @@ the weighted sum of outer products of pair differences."""
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
+
 # Rows of ``diff`` handled per GEMM call in ``weighted_outer_sum``: large
 # enough for BLAS to run at full speed, small enough to stay in cache.
 _BLOCK = 256
@@ -48,10 +50,8 @@ def _paired_sq_mahalanobis(diff, M):
     return out
 
 
-paired_sq_mahalanobis = njit(cache=True)(_paired_sq_mahalanobis)
-_paired_sq_mahalanobis_parallel = njit(cache=True, parallel=True)(
-    _paired_sq_mahalanobis
-)
+paired_sq_mahalanobis, _paired_sq_mahalanobis_parallel = serial_and_parallel(
+    _paired_sq_mahalanobis)
 
 
 def get_paired_sq_mahalanobis(n_jobs=1):

@@ -14,6 +14,7 @@ Every kernel takes the points sorted by class, so that the points of class
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
 from .distances import sq_norms
 from .lmnn_impostors import (
     _BLOCK,
@@ -97,8 +98,7 @@ def _target_neighbors(X, bounds, n_neighbors, block):
     return out
 
 
-target_neighbors = njit(cache=True)(_target_neighbors)
-_target_neighbors_parallel = njit(cache=True, parallel=True)(_target_neighbors)
+target_neighbors, _target_neighbors_parallel = serial_and_parallel(_target_neighbors)
 
 
 @njit(cache=True)

@@ -19,6 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
 from .distances import sq_norms
 
 # Rows (anchors) per block and columns per GEMM tile: a tile of
@@ -460,8 +461,7 @@ def _impostor_search(X, Z, bounds, targets, dist_t, store_at, scan_at, block, ch
             histogram[0], sampled[0])
 
 
-impostor_search = njit(cache=True)(_impostor_search)
-_impostor_search_parallel = njit(cache=True, parallel=True)(_impostor_search)
+impostor_search, _impostor_search_parallel = serial_and_parallel(_impostor_search)
 
 
 def get_impostor_search(n_jobs=1):

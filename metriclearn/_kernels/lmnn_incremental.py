@@ -20,6 +20,7 @@ the active triplets are exactly those of a full search.
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
 from .distances import sq_norms
 from .lmnn_impostors import _row_terms, _sq_dist, margin_radii, single_precision
 
@@ -148,8 +149,7 @@ def _candidate_terms(X, Z, dist_t, skip, segments, n_segments, offsets, lengths,
     return sums[0, 0], int(sums[0, 1]), w_target[0], deg[0], P[0]
 
 
-candidate_terms = njit(cache=True)(_candidate_terms)
-_candidate_terms_parallel = njit(cache=True, parallel=True)(_candidate_terms)
+candidate_terms, _candidate_terms_parallel = serial_and_parallel(_candidate_terms)
 
 
 def _rescan_terms(X, Z, labels, dist_t, rows, marked, block, chunk, n_groups, squared,
@@ -244,8 +244,7 @@ def _rescan_terms(X, Z, labels, dist_t, rows, marked, block, chunk, n_groups, sq
     return sums[0, 0], int(sums[0, 1]), w_target[0], deg[0], P[0]
 
 
-rescan_terms = njit(cache=True)(_rescan_terms)
-_rescan_terms_parallel = njit(cache=True, parallel=True)(_rescan_terms)
+rescan_terms, _rescan_terms_parallel = serial_and_parallel(_rescan_terms)
 
 
 def get_candidate_terms(n_jobs=1):

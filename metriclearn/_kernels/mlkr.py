@@ -30,6 +30,7 @@ a polynomial that the compiler vectorises (:func:`shifted_neg_exp`).
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
 from .distances import sq_norms
 
 # Weights below exp(-_CUTOFF) ~ 2e-22 of a row's largest are zero.
@@ -369,8 +370,7 @@ def _loss_grad(X, L, y, block, n_groups):
     return loss, grad, yhat
 
 
-loss_grad = njit(cache=True)(_loss_grad)
-_loss_grad_parallel = njit(cache=True, parallel=True)(_loss_grad)
+loss_grad, _loss_grad_parallel = serial_and_parallel(_loss_grad)
 
 
 def get_loss_grad(n_jobs=1):

@@ -32,6 +32,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import serial_and_parallel
 from .distances import sq_norms
 
 # ln 2 split in a part with trailing zero bits (so that k * _LN2_HI is exact
@@ -525,8 +526,7 @@ def _nca_value_grad(X, L, bounds, codes, nearest, block, n_groups, by_map, cutof
     return _range_sum(p, 0, n), grad, p, counts.sum() / (float(n) * n)
 
 
-nca_value_grad = njit(cache=True)(_nca_value_grad)
-_nca_value_grad_parallel = njit(cache=True, parallel=True)(_nca_value_grad)
+nca_value_grad, _nca_value_grad_parallel = serial_and_parallel(_nca_value_grad)
 
 
 def get_nca_value_grad(n_jobs=1):
