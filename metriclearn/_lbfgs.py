@@ -8,10 +8,14 @@ the problem has a few dozen variables; the whole fit of such a problem is
 then mostly the driver's. This module is the unconstrained method alone:
 the two-loop recursion (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
 Algorithm 7.4) in one numba kernel (:func:`._kernels.lbfgs.two_loop`), and
-a line search for the strong Wolfe conditions (Algorithms 3.5 and 3.6, with
-cubic interpolation safeguarded by bisection). An objective may return
-``inf`` outside its domain (a singular ``L``): the line search shortens its
-step until it is back inside.
+a line search for the weak Wolfe conditions by doubling and bisection (Lewis
+& Overton, "Nonsmooth optimization via quasi-Newton methods", Math.
+Program. 141, 2013), which serves LMNN's piecewise smooth hinge as well as
+smooth objectives: interpolating line searches converge onto the kinks of a
+piecewise linear function, where neither the quasi-Newton direction nor
+steepest descent lowers it any more. An objective may return ``inf``
+outside its domain (a singular ``L``): the line search shortens its step
+until it is back inside.
 
 Stopping is the caller's: ``callback`` sees every iterate and returns True
 to stop. The solver itself stops after ``max_iter`` iterations, or when the
@@ -27,7 +31,7 @@ from ._kernels.lbfgs import two_loop
 
 __all__ = ["LBFGSResult", "minimize"]
 
-# sufficient decrease and curvature constants of the strong Wolfe conditions
+# sufficient decrease and curvature constants of the Wolfe conditions
 _C1 = 1e-4
 _C2 = 0.9
 # evaluations one line search may spend
@@ -49,7 +53,7 @@ class LBFGSResult:
 
 
 def minimize(fun, x0, *, max_iter, callback=None, memory=10):
-    """Minimise ``fun`` from ``x0`` by L-BFGS with a strong Wolfe line search.
+    """Minimise ``fun`` from ``x0`` by L-BFGS with a weak Wolfe line search.
 
     Parameters
     ----------
@@ -122,85 +126,31 @@ def minimize(fun, x0, *, max_iter, callback=None, memory=10):
 
 
 def _wolfe_search(fun, x, f0, p, d0, step):
-    """A step along ``p`` (slope ``d0 < 0``) that meets the strong Wolfe
-    conditions, or failing those the best step found that meets sufficient
-    decrease; None when no step lowers the objective.
+    """A step along ``p`` (slope ``d0 < 0``) that meets the weak Wolfe
+    conditions, found by doubling and bisection (Lewis and Overton's line
+    search, which suits piecewise smooth objectives as well as smooth ones:
+    its trial steps never converge onto a kink, where interpolation would);
+    failing that, the longest step found that meets sufficient decrease;
+    None when no step lowers the objective.
 
     Returns ``(t, x + t p, f, g)``.
     """
-
-    def phi(t):
+    lo, hi = 0.0, np.inf
+    best = None
+    t = step
+    for _ in range(_MAX_EVAL):
         xt = x + t * p
         ft, gt = fun(xt)
-        return ft, (float(gt @ p) if np.isfinite(ft) else np.nan), xt, gt
-
-    return _bracket(phi, f0, d0, step)
-
-
-def _bracket(phi, f0, d0, step):
-    """Algorithm 3.5: steps growing from ``step`` until one meets the strong
-    Wolfe conditions or an interval is known to hold one (then
-    :func:`_zoom`)."""
-    lo = (0.0, f0, d0, None, None)  # t, f, slope, x, g: the best acceptable so far
-    prev = lo
-    t = step
-    for i in range(_MAX_EVAL):
-        ft, dt, xt, gt = phi(t)
-        cur = (t, ft, dt, xt, gt)
-        if not np.isfinite(ft) or ft > f0 + _C1 * t * d0 or (i > 0 and ft >= prev[1]):
-            return _zoom(phi, f0, d0, prev, cur)
-        if abs(dt) <= -_C2 * d0:
-            return t, xt, ft, gt
-        if dt >= 0.0:
-            return _zoom(phi, f0, d0, cur, prev)
-        prev = cur
-        t *= 4.0
-    return (prev[0], prev[3], prev[1], prev[4]) if prev[3] is not None else None
-
-
-def _zoom(phi, f0, d0, lo, hi):
-    """Algorithm 3.6: ``lo`` meets sufficient decrease and has the lowest
-    value seen; the interval between ``lo`` and ``hi`` holds a step that
-    meets the strong Wolfe conditions."""
-    for _ in range(_MAX_EVAL):
-        t = _interpolate(lo, hi)
-        if t is None:
-            break
-        ft, dt, xt, gt = phi(t)
-        cur = (t, ft, dt, xt, gt)
-        if not np.isfinite(ft) or ft > f0 + _C1 * t * d0 or ft >= lo[1]:
-            hi = cur
+        if not np.isfinite(ft) or ft > f0 + _C1 * t * d0:
+            hi = t  # too long: not enough decrease
+        elif float(gt @ p) < _C2 * d0:
+            lo, best = t, (t, xt, ft, gt)  # too short: the slope is still steep
         else:
-            if abs(dt) <= -_C2 * d0:
-                return t, xt, ft, gt
-            if dt * (hi[0] - lo[0]) >= 0.0:
-                hi = lo
-            lo = cur
-    if lo[3] is None:
-        return None
-    return lo[0], lo[3], lo[1], lo[4]
-
-
-def _interpolate(lo, hi):
-    """The minimiser of the cubic through both ends' values and slopes, kept
-    inside the middle 80% of the interval (bisection when the cubic is not
-    defined, or an end's value is not finite); None once the interval has
-    shrunk to rounding."""
-    a, fa, da = lo[0], lo[1], lo[2]
-    b, fb, db = hi[0], hi[1], hi[2]
-    width = b - a
-    if abs(width) <= 1e-12 * max(abs(a), abs(b)) or abs(width) < 1e-20:
-        return None
-    t = a + 0.5 * width
-    if np.isfinite(fb) and np.isfinite(db):
-        d1 = da + db - 3.0 * (fa - fb) / (a - b)
-        disc = d1 * d1 - da * db
-        if disc >= 0.0:
-            d2 = np.copysign(np.sqrt(disc), b - a)
-            denom = db - da + 2.0 * d2
-            if denom != 0.0:
-                t = b - (b - a) * (db + d2 - d1) / denom
-    low, high = sorted((a + 0.1 * width, b - 0.1 * width))
-    if not (low <= t <= high):
-        t = min(max(t, low), high) if np.isfinite(t) else a + 0.5 * width
-    return t
+            return t, xt, ft, gt
+        if hi < np.inf:
+            if hi - lo <= 1e-12 * hi:
+                break
+            t = 0.5 * (lo + hi)
+        else:
+            t = 2.0 * lo
+    return best

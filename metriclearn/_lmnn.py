@@ -126,12 +126,17 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
         means ``n_features``.
     random_state : int, RandomState instance or None, default=None
         Seed of ``init='random'`` and of ``init='pca'`` (randomised SVD).
-    tol : float, default=1e-5
+    tol : float, default=1e-4
         Relative tolerance (scale-free): the solver stops once the objective
         decreased by less than ``tol`` times its value in each of 2
         consecutive iterations (after ``min_iter`` iterations), that is once
         it no longer improves meaningfully. pylmnn's L-BFGS-B stops after one
         such iteration (its ``ftol``), metric-learn on an absolute change.
+        Against ``1e-5``, the default stops after 30-50% fewer iterations on
+        iris, wine, breast_cancer and digits, raw or standardised, at an
+        objective at most 0.15% higher and the same 3-NN accuracy (one test
+        point lower on 2 of 40 splits); lower it for a tighter optimum (see
+        ``certificate_``).
     callback : callable, default=None
         Called after every iteration as ``callback(L, n_iter)`` with the
         current ``L`` (a copy, shape ``(n_components, n_features)``).
@@ -240,7 +245,7 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
     def __init__(self, *, init="auto", n_neighbors=3, min_iter=0, max_iter=1000,
                  learn_rate=UNSET, regularization=0.5, convergence_tol=UNSET,
                  verbose=False, preprocessor=None, n_components=None,
-                 random_state=None, tol=1e-5, callback=None, n_jobs=None,
+                 random_state=None, tol=1e-4, callback=None, n_jobs=None,
                  loss="hinge", k=UNSET):
         self.init = init
         self.n_neighbors = n_neighbors

@@ -1,6 +1,6 @@
 """LMNN's solver: the loss and gradient in ``L`` for points sorted by class
 (:class:`LMNNProblem`, blockwise numba kernels), the whitened coordinates,
-the initial scale along a ray, and L-BFGS-B to a stationary point
+the initial scale along a ray, and L-BFGS to a stationary point
 (:func:`solve`). Arrays in, arrays out; the estimator is in :mod:`._lmnn`."""
 
 
@@ -8,7 +8,6 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from ._compat import minimize_lbfgsb
 from ._kernels.lmnn import (
     _BLOCK,
     first_crossing,
@@ -16,6 +15,7 @@ from ._kernels.lmnn import (
     target_distances,
     target_weight_terms,
 )
+from ._lbfgs import minimize
 from ._linalg import symmetric_eigh
 from ._lmnn_search import ImpostorSearch
 from ._progress import current
@@ -25,7 +25,7 @@ __all__ = ["LMNNProblem", "solve"]
 # consecutive iterations of negligible relative decrease that stop the solver
 # (two, so that one short step of the line search does not end the fit)
 _WINDOW = 2
-# length of L-BFGS-B's first trial step, relative to the initial map
+# length of L-BFGS's first trial step, relative to the initial map
 _FIRST_STEP = 0.05
 
 
@@ -424,13 +424,13 @@ def _initial_scale(problem, L0):
 
 
 # --------------------------------------------------------------------------
-# L-BFGS-B
+# L-BFGS
 # --------------------------------------------------------------------------
 
 
 def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_iter,
           tol, callback=None, threads=1):
-    """Minimise LMNN's loss with L-BFGS-B from ``L0``.
+    """Minimise LMNN's loss with L-BFGS (:mod:`._lbfgs`) from ``L0``.
 
     ``X`` (float64, C order) is sorted by class, ``bounds`` the class
     boundaries in that order (:class:`~metriclearn._labels.LabelIndex`);
@@ -458,27 +458,27 @@ def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_
     progress = current()
     progress.update(0, f"objective {f0:.6e}  active triplets {problem.n_active:,d}")
 
-    def on_iteration(intermediate_result):
-        state["n_iter"] += 1
-        it = state["n_iter"]
-        f = float(intermediate_result.fun)
+    def on_iteration(it, x, f, g):
+        state["n_iter"] = it
+        f = float(f)
         previous = history[-1]
         history.append(f)
         progress.update(it, f"objective {f:.6e}  active triplets {problem.n_active:,d}")
         if callback is not None:
-            callback((intermediate_result.x / state["kappa"]).reshape(shape) @ W.T, it)
+            callback((x / state["kappa"]).reshape(shape) @ W.T, it)
         if f <= 0.0:
             state["converged"] = True
-            raise StopIteration
+            return True
         rel = (previous - f) / abs(f)
         state["stalled"] = state["stalled"] + 1 if rel < tol else 0
         if it >= min_iter and state["stalled"] >= _WINDOW:
             state["converged"] = True
-            raise StopIteration
+            return True
+        return False
 
     if f0 <= 0.0:  # nothing to pull, nothing to push
         return L_init, history, 0, True, 0.0
-    # L-BFGS-B's first trial step has length 1 (then its secant pairs set
+    # L-BFGS's first trial step has length at most 1 (then its secant pairs set
     # the scale). On problems large enough for the incremental search it runs
     # on x = kappa L, kappa a power of two (exact) that makes that step
     # _FIRST_STEP of ||L0||, not a leap that the search must follow in full
@@ -491,14 +491,10 @@ def solve(X, bounds, L0, *, n_neighbors, regularization, squared, max_iter, min_
         return f, g / kappa
 
     state["kappa"] = kappa
-    result = minimize_lbfgsb(
-        fun, kappa * L0.ravel(), callback=on_iteration,
-        options={"maxiter": max_iter, "maxfun": 20 * max_iter,
-                 "ftol": 0.0, "gtol": 0.0},
-    )
+    result = minimize(fun, kappa * L0.ravel(), max_iter=max_iter, callback=on_iteration)
     n_iter = state["n_iter"]
-    # L-BFGS-B also stops by itself when its line search finds no decrease
-    # at working precision: a stationary point as far as it can tell
+    # L-BFGS also stops by itself when its line search finds no decrease at
+    # working precision: a stationary point as far as it can tell
     converged = state["converged"] or n_iter < max_iter
     x = result.x / kappa
     L = np.ascontiguousarray(x.reshape(shape) @ W.T)

@@ -244,7 +244,7 @@ def test_duplicate_points():
 
 def test_convergence_warning_at_max_iter():
     X, y = load_wine(return_X_y=True)
-    msg = "LMNN did not converge in max_iter=2 iterations (tol=1e-05); increase max_iter or tol"
+    msg = "LMNN did not converge in max_iter=2 iterations (tol=0.0001); increase max_iter or tol"
     with pytest.warns(ConvergenceWarning, match=re.escape(msg)):
         lmnn = LMNN(max_iter=2, min_iter=0).fit(X, y)
     assert lmnn.n_iter_ == 2 and not lmnn.converged_
