@@ -56,7 +56,8 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
       notation of [1]_, :math:`\mu = 1 - \rho`).
 
     The loss is minimised over ``L`` (of shape ``(n_components, n_features)``)
-    with scipy's L-BFGS-B [3]_, from the multiple of ``init`` that minimises
+    by L-BFGS [3]_ with a weak Wolfe line search (suited to the hinge's kinks),
+    from the multiple of ``init`` that minimises
     the loss on a sample of the triplets (the margin fixes the scale of the
     solution, which raw features may be far from). The impostors are found
     exactly at every evaluation, without an ``n x n`` matrix: a full search
@@ -201,9 +202,10 @@ class LMNN(SupervisedLearnerMixin, BaseMetricLearner):
            margin nearest neighbor classification". JMLR 10, 2009.
     .. [2] K. Q. Weinberger, J. Blitzer, L. K. Saul. "Distance metric learning
            for large margin nearest neighbor classification". NIPS 2005.
-    .. [3] R. H. Byrd, P. Lu, J. Nocedal, C. Zhu. "A limited memory algorithm
-           for bound constrained optimization". SIAM J. Sci. Comput. 16(5),
-           1995.
+    .. [3] J. Nocedal, S. J. Wright. "Numerical Optimization", 2nd ed.,
+           Springer, 2006, Algorithm 7.4; A. S. Lewis, M. L. Overton.
+           "Nonsmooth optimization via quasi-Newton methods". Mathematical
+           Programming 141, 2013 (the line search).
 
     Examples
     --------

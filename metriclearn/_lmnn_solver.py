@@ -40,7 +40,7 @@ class LMNNProblem:
     Holds the sorted points, the class bounds, the fixed target neighbours,
     the (constant) pull matrix ``sum_{i, j~>i} (x_i - x_j)(x_i - x_j)^T`` and
     the loss weights; :meth:`loss_grad` evaluates the loss at a flattened
-    ``L``, as scipy's optimisers want it, with the impostors of
+    ``L``, as the optimiser wants it, with the impostors of
     :class:`~metriclearn._lmnn_search.ImpostorSearch` (exactly those of a
     full search; ``incremental=False`` searches in full every time, 'auto'
     from a few hundred thousand pairs on).
@@ -72,7 +72,7 @@ class LMNNProblem:
     def loss_grad(self, L_flat):
         last = self._last
         if last is not None and np.array_equal(last[0], L_flat):
-            # scipy evaluates its starting point again
+            # the optimiser evaluates its starting point again
             self.n_active = last[3]
             return last[1], last[2].copy()
         X = self.X
