@@ -1,5 +1,5 @@
-"""A lean L-BFGS for the smooth problems of small dimension that a fit solves
-many times over (LSML's factor ``L``).
+"""A lean L-BFGS, unconstrained, for the learners that minimise over a factor
+``L`` of the metric: LSML (smooth) and LMNN (piecewise smooth, its hinge).
 
 scipy's ``minimize(method='L-BFGS-B')`` costs tens of microseconds of driver
 per evaluation (argument checks, its bound handling, the Fortran interface

@@ -23,7 +23,9 @@ Arrays a kernel returns are allocated by the kernel and belong to the caller.
 Where a loop pays for threads, one Python function is compiled twice: the
 public name is the serial kernel, and a private ``..._parallel`` twin is
 compiled with ``parallel=True`` so that its ``prange`` loop runs on numba's
-threads. A getter chooses between them by the thread count of the fit:
+threads; :func:`serial_and_parallel` compiles both, each with its own cache
+files (numba would otherwise give both one cached version). A getter
+chooses between them by the thread count of the fit:
 ``get_target_neighbors(n_jobs)`` and ``get_push_loss_terms(n_jobs)``
 (:mod:`.lmnn`) and ``get_paired_sq_mahalanobis(n_jobs)`` (:mod:`.distances`)
 return the serial kernel when ``n_jobs`` is ``None`` or 1 and the twin
